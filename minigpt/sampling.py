@@ -1,0 +1,45 @@
+"""Choosing the next token from the model's logits: greedy, temperature, top-k and top-p."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_sampling_options(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """Reject settings that would silently sample nonsense."""
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p}")
+
+
+# --8<-- [start:sample_next_token]
+def sample_next_token(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
+                      top_p: float | None = None,
+                      generator: torch.Generator | None = None) -> Tensor:
+    """Pick one token id per row of `logits` (batch, vocab); returns (batch, 1).
+
+    - temperature 0 → greedy: always the most likely token.
+    - temperature < 1 sharpens the distribution, > 1 flattens it.
+    - top_k keeps only the k most likely tokens.
+    - top_p keeps the smallest set of tokens whose probabilities add up to at least p.
+    """
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits.float() / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth_largest = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth_largest, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        # Drop a token when the tokens before it already reach top_p (the first always stays).
+        drop_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    probabilities = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probabilities, num_samples=1, generator=generator)
+# --8<-- [end:sample_next_token]

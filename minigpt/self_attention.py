@@ -1,0 +1,64 @@
+"""Chapter 4 — self-attention: every token gathers information from the others."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+
+# --8<-- [start:attention]
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """Attention written out step by step; returns (context vectors, attention weights).
+
+    `query` is (..., T_q, d_k), `key` (..., T_k, d_k), `value` (..., T_k, d_v). `mask` is
+    True where a query may look at a key; blocked pairs get a score of −∞ so softmax gives
+    them probability 0. Equal to `torch.nn.functional.scaled_dot_product_attention`.
+    """
+    d_k = query.shape[-1]
+    # --8<-- [start:scores]
+    scores = query @ key.transpose(-2, -1)  # (..., T_q, T_k): how well each query matches each key
+    # --8<-- [end:scores]
+    # --8<-- [start:scale]
+    scores = scores / math.sqrt(d_k)  # keep the scores' variance near 1 whatever d_k is
+    # --8<-- [end:scale]
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    # --8<-- [start:softmax]
+    weights = torch.softmax(scores, dim=-1)  # each row is a probability distribution
+    # --8<-- [end:softmax]
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    # --8<-- [start:context]
+    context = weights @ value  # (..., T_q, d_v): a weighted average of the value vectors
+    # --8<-- [end:context]
+    return context, weights
+# --8<-- [end:attention]
+
+
+# --8<-- [start:self_attention]
+class SelfAttention(nn.Module):
+    """One attention head over a sequence: every position attends to every position.
+
+    Three learned projections turn each token vector into a query (what am I looking
+    for?), a key (what do I contain?) and a value (what do I pass on?).
+    """
+
+    def __init__(self, embed_dim: int, head_dim: int, bias: bool = False) -> None:
+        super().__init__()
+        self.query = nn.Linear(embed_dim, head_dim, bias=bias)
+        self.key = nn.Linear(embed_dim, head_dim, bias=bias)
+        self.value = nn.Linear(embed_dim, head_dim, bias=bias)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        q, k, v = self.query(x), self.key(x), self.value(x)  # each (batch, T, head_dim)
+        return scaled_dot_product_attention(q, k, v, mask)
+# --8<-- [end:self_attention]

@@ -1,0 +1,59 @@
+"""Chapter 2 — token embeddings: a learnable table with one vector per token id."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+
+def check_token_ids(ids: Tensor, vocab_size: int) -> None:
+    """Raise a clear error for ids that are not integers or fall outside the vocabulary.
+
+    The range check needs the values on the host, so on an accelerator it only runs when
+    asked explicitly; there an out-of-range id still fails inside the embedding kernel.
+    """
+    if not isinstance(ids, Tensor):
+        raise TypeError(f"token ids must be a torch.Tensor, got {type(ids).__name__}")
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise TypeError(f"token ids must be an integer tensor (torch.long), got {ids.dtype}")
+    if ids.numel() == 0 or ids.device.type != "cpu" or torch.compiler.is_compiling():
+        return
+    bad = (ids < 0) | (ids >= vocab_size)
+    if bad.any():
+        where = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"token id {int(ids[where])} at index {where} is outside [0, {vocab_size}); "
+            f"the vocabulary has {vocab_size} tokens"
+        )
+
+
+# --8<-- [start:token_embedding]
+class TokenEmbedding(nn.Module):
+    """Turns token ids into vectors by looking up rows of a learnable matrix.
+
+    Row `i` of `weight` is the vector for token id `i`. The values start random and are
+    learned during training, so that tokens used alike end up with similar vectors.
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(vocab_size, embed_dim) * 0.02)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        check_token_ids(ids, self.weight.shape[0])
+        return self.weight[ids]  # (..., embed_dim): one row per id
+# --8<-- [end:token_embedding]
+
+
+# --8<-- [start:one_hot]
+def one_hot_embedding(ids: Tensor, weight: Tensor) -> Tensor:
+    """The same lookup written as a matrix product: one-hot(ids) @ weight.
+
+    A one-hot row has a single 1 at the token's id, so multiplying it by the matrix
+    selects exactly that row. The lookup above gives the same result without building
+    the (mostly zero) one-hot matrix.
+    """
+    one_hot = F.one_hot(ids, num_classes=weight.shape[0]).to(weight.dtype)
+    return one_hot @ weight
+# --8<-- [end:one_hot]
