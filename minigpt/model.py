@@ -31,14 +31,14 @@ class MiniGPT(nn.Module):
     def __init__(self, config: MiniGPTConfig) -> None:
         super().__init__()
         self.config = config
-        self.token_embedding = TokenEmbedding(config.vocab_size, config.embed_dim)
+        self.token_embedding = TokenEmbedding(config.padded_vocab_size, config.embed_dim)
         positional = (LearnedPositionalEmbedding if config.positional == "learned"
                       else SinusoidalPositionalEmbedding)
         self.position_embedding = positional(config.block_size, config.embed_dim)
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.num_layers))
         self.final_norm = LayerNorm(config.embed_dim, eps=config.layer_norm_eps, bias=config.bias)
-        self.output = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
+        self.output = nn.Linear(config.embed_dim, config.padded_vocab_size, bias=False)
         if config.tie_weights:  # the output layer reuses the token embedding matrix
             self.output.weight = self.token_embedding.weight
         self.apply(self._init_weights)
@@ -62,7 +62,11 @@ class MiniGPT(nn.Module):
     # --8<-- [start:forward]
     def forward(self, ids: Tensor, targets: Tensor | None = None,
                 kv_caches: list[KVCache] | None = None) -> tuple[Tensor, Tensor | None]:
-        """Logits (batch, seq_len, vocab_size) and, given targets, the cross-entropy loss."""
+        """Logits (batch, seq_len, vocab_size) and, given targets, the cross-entropy loss.
+
+        With `vocab_multiple > 1` the padding columns take part in the training softmax (they
+        are never targets, so they learn to stay small) but are never returned.
+        """
         past = kv_caches[0].length if kv_caches else 0
         self._check_input(ids, targets, past)
         positions = torch.arange(past, past + ids.shape[1], device=ids.device)
@@ -75,7 +79,7 @@ class MiniGPT(nn.Module):
         if targets is not None:  # predict token t+1 from tokens ≤ t, at every position
             loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
                                    ignore_index=-1)
-        return logits, loss
+        return logits[..., :self.config.vocab_size], loss  # drop padding columns, if any
     # --8<-- [end:forward]
 
     def _check_input(self, ids: Tensor, targets: Tensor | None, past: int) -> None:

@@ -230,3 +230,20 @@ def test_state_dict_errors_name_the_first_bad_key(model):
     extra = dict(state) | {"_orig_mod.output.weight": torch.zeros(1)}
     with pytest.raises(ValueError, match="unexpected weight '_orig_mod.output.weight'"):
         model.load_state_dict(extra)
+
+
+def test_vocabulary_padding_to_a_multiple():
+    torch.manual_seed(0)
+    assert MiniGPTConfig(vocab_multiple=64).padded_vocab_size == 50304
+    model = MiniGPT(tiny_config(vocab_size=50, vocab_multiple=64)).eval()
+    assert model.token_embedding.weight.shape == (64, 32)
+    assert model.output.weight.shape == (64, 32)
+    ids = torch.randint(0, 50, (2, 8))
+    logits, loss = model(ids, ids)
+    assert logits.shape == (2, 8, 50) and loss is not None
+    with torch.no_grad():  # make a padding id the most likely token everywhere
+        model.output.weight[60] = 100 * model.final_norm(model.token_embedding(ids)).mean((0, 1))
+    out = model.generate(ids, 10, temperature=0)
+    assert out.max() < 50
+    with pytest.raises(ValueError, match=r"token id 55 at index \(0, 0\) is outside \[0, 50\)"):
+        model(torch.tensor([[55]]))
