@@ -1,0 +1,89 @@
+"""Generation speed with and without the KV cache (JSON to stdout and benchmarks/results/).
+
+A shakespeare-char-sized model (6 layers, 6 heads, 384 dimensions, block 256, 65 tokens) with
+random weights generates 256 new tokens after a one-token prompt, batch 1. Random weights are
+fine: the work per token does not depend on what the weights are.
+
+    python benchmarks/generation.py [--device auto] [--new-tokens 256] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from minigpt import MiniGPT, MiniGPTConfig
+from minigpt.training import hardware_info, resolve_device, software_info
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def tokens_per_second(model: MiniGPT, new_tokens: int, use_cache: bool, repeats: int) -> dict:
+    device = next(model.parameters()).device
+    prompt = torch.zeros(1, 1, dtype=torch.long, device=device)
+    model.generate(prompt, 8, use_cache=use_cache)  # warm-up
+    times = []
+    for seed in range(repeats):
+        generator = torch.Generator(device=device).manual_seed(seed)
+        synchronize(device)
+        start = time.perf_counter()
+        out = model.generate(prompt, new_tokens, temperature=1.0, use_cache=use_cache,
+                             generator=generator)
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+        assert out.shape == (1, 1 + new_tokens)
+    median = statistics.median(times)
+    return {"use_cache": use_cache, "seconds": round(median, 4),
+            "tokens_per_sec": round(new_tokens / median, 1),
+            "all_seconds": [round(t, 4) for t in times]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--new-tokens", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--out", default=None, help="result file (default: results/...)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    config = MiniGPTConfig(vocab_size=65, block_size=256, embed_dim=384, num_heads=6,
+                           num_layers=6, dropout=0.0)
+    model = MiniGPT(config).to(device).eval()
+    cached = tokens_per_second(model, args.new_tokens, True, args.repeats)
+    uncached = tokens_per_second(model, args.new_tokens, False, args.repeats)
+    result = {
+        "benchmark": "generation",
+        "model": config.to_dict(),
+        "num_parameters": model.num_parameters(),
+        "batch_size": 1, "prompt_tokens": 1, "new_tokens": args.new_tokens,
+        "device": str(device),
+        "with_cache": cached, "without_cache": uncached,
+        "speedup": round(cached["tokens_per_sec"] / uncached["tokens_per_sec"], 2),
+        "hardware": hardware_info(device), "software": software_info(),
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    out = Path(args.out) if args.out else RESULTS / f"generation-{device.type}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""The `minigpt` command line: tokenize text, train a model, sample from a checkpoint.
+
+Errors the user can fix (bad arguments, a missing or corrupt checkpoint, an empty corpus, a
+prompt the tokenizer cannot encode) print one line on stderr and exit with status 2. Set
+MINIGPT_DEBUG=1 to see the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import os
+import random
+import re
+import sys
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+EXAMPLES = """\
+examples:
+  minigpt tokenize "Hello, world!"                      # GPT-2 tokens and ids
+  minigpt tokenize "To be" --tokenizer char --data tinyshakespeare
+  minigpt train --preset shakespeare-char-cpu             # a few minutes on a CPU
+  minigpt train --preset shakespeare-char --device cuda   # nanoGPT's GPU baseline
+  minigpt train --config run.toml --max-iters 500         # preset < TOML < flags
+  minigpt train --resume --out-dir out/shakespeare-char-cpu
+  torchrun --nproc_per_node=4 -m minigpt.cli train --preset shakespeare-char
+  minigpt sample --checkpoint out/shakespeare-char-cpu --prompt "ROMEO:" --seed 1
+"""
+
+TRAIN_EXAMPLES = """\
+Every TrainConfig field is a flag; settings combine as preset < --config TOML file < flags.
+Booleans take --flag / --no-flag; optional numbers accept "none".
+
+examples:
+  minigpt train --preset shakespeare-char-cpu --out-dir runs/cpu
+  minigpt train --preset shakespeare-gpt2 --batch-size 16 --grad-accum-steps 4
+  minigpt train --data my_corpus.txt --tokenizer gpt2 --max-iters 1000
+  minigpt train --resume --out-dir runs/cpu --max-iters 4000   # continue, then go further
+  torchrun --standalone --nproc_per_node=8 -m minigpt.cli train --preset shakespeare-char
+
+The TOML file holds field names at top level, e.g.
+  batch_size = 16
+  learning_rate = 3e-4
+  data = "my_corpus.txt"
+"""
+
+SAMPLE_EXAMPLES = """\
+examples:
+  minigpt sample --checkpoint out/shakespeare-char-cpu
+  minigpt sample --checkpoint out/run/ckpt.pt --prompt "JULIET:" --temperature 0.8 --top-k 40
+  minigpt sample --checkpoint out/run --seed 1 --num-samples 3 --out samples.txt
+"""
+
+
+METAVARS = {"data": "NAME_OR_PATH", "tokenizer": "NAME_OR_PATH", "out_dir": "DIR",
+            "device": "DEVICE", "dtype": "DTYPE", "positional": "KIND"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: no usage dump."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _optional(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        if text.lower() in ("none", "null"):
+            return None
+        return kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _field_comments() -> dict[str, str]:
+    """TrainConfig's field comments, which double as the flags' help."""
+    from .training import TrainConfig
+
+    try:
+        source = inspect.getsource(TrainConfig)
+    except (OSError, TypeError):
+        return {}
+    pattern = re.compile(r"^[ \t]+(\w+): [^=\n]+=[^#\n]*#[ \t]*(.+)$", re.MULTILINE)
+    return {name: comment.strip() for name, comment in pattern.findall(source)}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    from .training import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    comments = _field_comments()
+    group = parser.add_argument_group("training settings (TrainConfig fields)")
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kinds = [t for t in (typing.get_args(hints[f.name]) or (hints[f.name],))
+                 if t is not type(None)]
+        kind, optional = kinds[0], type(None) in typing.get_args(hints[f.name])
+        comment = comments.get(f.name, "")
+        help_text = f"{comment} (default: {f.default})" if comment else f"default: {f.default}"
+        help_text = help_text.replace("%", "%%")
+        if kind is bool:
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=help_text)
+        else:
+            metavar = METAVARS.get(f.name, kind.__name__.upper())
+            group.add_argument(flag, dest=f.name, type=_optional(kind) if optional else kind,
+                               default=argparse.SUPPRESS, metavar=metavar, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .training import PRESETS
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog="minigpt", description="MiniGPT: a GPT built one component at a "
+                     "time in PyTorch.", epilog=EXAMPLES, formatter_class=formatter)
+    parser.add_argument("--version", action="version", version=f"minigpt {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    tokenize = commands.add_parser(
+        "tokenize", help="show how a tokenizer splits text", formatter_class=formatter,
+        description="Print the tokens of TEXT and their ids as a table.",
+        epilog='examples:\n  minigpt tokenize "unbelievable!"\n'
+               '  minigpt tokenize "To be" --tokenizer char --data tinyshakespeare\n')
+    tokenize.add_argument("text", metavar="TEXT")
+    tokenize.add_argument("--tokenizer", default="gpt2",
+                          help='"gpt2" (default), "char", or a saved BPE file')
+    tokenize.add_argument("--data", default=None, metavar="NAME_OR_PATH",
+                          help="corpus whose characters make the char vocabulary "
+                               "(default: the text itself)")
+    tokenize.set_defaults(handler=_tokenize)
+
+    train = commands.add_parser(
+        "train", help="train a model", formatter_class=formatter, epilog=TRAIN_EXAMPLES,
+        description="Train a MiniGPT; writes ckpt.pt, metrics.jsonl and run.json to --out-dir.")
+    train.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                       help="start from a named configuration")
+    train.add_argument("--config", dest="config_file", metavar="FILE", default=None,
+                       help="a TOML file of settings (overrides the preset)")
+    _add_config_flags(train)
+    train.set_defaults(handler=_train)
+
+    sample = commands.add_parser(
+        "sample", help="generate text from a checkpoint", formatter_class=formatter,
+        epilog=SAMPLE_EXAMPLES,
+        description="Stream text from a trained model as it is generated.")
+    sample.add_argument("--checkpoint", required=True, metavar="PATH",
+                        help="a ckpt.pt file or the run folder holding it")
+    sample.add_argument("--prompt", default="", help="text to continue (default: start fresh)")
+    sample.add_argument("--max-new-tokens", type=_non_negative, default=500, metavar="N")
+    sample.add_argument("--temperature", type=float, default=0.8, metavar="T",
+                        help="0 is greedy; below 1 sharper, above 1 flatter (default: 0.8)")
+    sample.add_argument("--top-k", type=int, default=None, metavar="K",
+                        help="sample only among the K most likely tokens")
+    sample.add_argument("--top-p", type=float, default=None, metavar="P",
+                        help="sample only among the most likely tokens whose probabilities "
+                             "add up to P")
+    sample.add_argument("--seed", type=int, default=None, metavar="S",
+                        help="make the output reproducible (sample i uses S + i)")
+    sample.add_argument("--no-cache", dest="use_cache", action="store_false",
+                        help="recompute every position at each step (no KV cache)")
+    sample.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
+    sample.add_argument("--num-samples", type=_positive, default=1, metavar="N")
+    sample.add_argument("--out", default=None, metavar="FILE",
+                        help="also write the samples, with their settings, to FILE")
+    sample.set_defaults(handler=_sample)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 usage or input error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 0
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("minigpt: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError) as err:
+        if os.environ.get("MINIGPT_DEBUG"):
+            raise
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"minigpt {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _tokenize(args: argparse.Namespace) -> int:
+    from .data import build_tokenizer, resolve_corpus
+    from .tokenization import get_tokenizer
+
+    if args.tokenizer == "char":
+        if args.data is not None:
+            tokenizer = build_tokenizer("char", resolve_corpus(args.data))
+        else:
+            tokenizer = get_tokenizer("char", text=args.text or " ")
+    else:
+        tokenizer = get_tokenizer(args.tokenizer)
+    ids = tokenizer.encode(args.text)
+    # Bytes of a partial character are shown as \\xNN by tokens(); keep one backslash.
+    pieces = [repr(token).replace("\\\\x", "\\x") for token in tokenizer.tokens(args.text)]
+    rows = [("#", "id", "token")] + [(str(i), str(t), p) for i, (t, p) in
+                                     enumerate(zip(ids, pieces, strict=True))]
+    widths = [max(len(row[c]) for row in rows) for c in range(2)]
+    for index, token_id, piece in rows:
+        print(f"{index:>{widths[0]}}  {token_id:>{widths[1]}}  {piece}")
+    print(f"{len(ids)} tokens for {len(args.text)} characters "
+          f"({tokenizer.name} tokenizer, vocabulary of {tokenizer.vocab_size:,})")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .training import CHECKPOINT_NAME, load_checkpoint, make_config, train
+
+    overrides = {f.name: getattr(args, f.name) for f in _config_fields()
+                 if hasattr(args, f.name)}
+    config = make_config(args.preset, args.config_file, overrides)
+    if config.resume:  # continue with the checkpoint's settings, changed only where asked
+        path = Path(config.out_dir) / CHECKPOINT_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"nothing to resume: checkpoint {path} not found")
+        saved = load_checkpoint(path, mmap=True).get("train_config") or {}
+        config = make_config(args.preset, args.config_file, overrides,
+                             base={**saved, "resume": True})
+    try:
+        result = train(config)
+    except KeyboardInterrupt:
+        if config.checkpoints:
+            print(f"minigpt train: interrupted; continue with: minigpt train --resume "
+                  f"--out-dir {config.out_dir}", file=sys.stderr)
+        return 130
+    print(f"done: step {result.step}, train loss {_fmt(result.train_loss)}, val loss "
+          f"{_fmt(result.val_loss)}, {result.wall_time_s:.1f} s, "
+          f"{result.tokens_per_sec:,.0f} tokens/s; files in {result.out_dir}")
+    return 0
+
+
+def _config_fields() -> tuple[dataclasses.Field, ...]:
+    from .training import TrainConfig
+
+    return dataclasses.fields(TrainConfig)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from .sampling import check_sampling_options
+    from .training import checkpoint_path, load_checkpoint, load_model, stream_text
+
+    check_sampling_options(args.temperature, args.top_k, args.top_p)
+    model, tokenizer = load_model(args.checkpoint, args.device)
+    if args.prompt:
+        tokenizer.encode(args.prompt)  # a character the tokenizer lacks fails before printing
+    step = load_checkpoint(args.checkpoint, mmap=True)["step"]
+    samples = []
+    for i in range(args.num_samples):
+        seed = args.seed + i if args.seed is not None else random.randrange(2**31)
+        if args.num_samples > 1:
+            if i:
+                print()
+            print(f"--- sample {i + 1} (seed {seed}) ---", flush=True)
+        print(args.prompt, end="", flush=True)
+        pieces = [args.prompt]
+        for piece in stream_text(model, tokenizer, args.prompt, args.max_new_tokens,
+                                 args.temperature, args.top_k, args.top_p, seed, args.use_cache):
+            print(piece, end="", flush=True)
+            pieces.append(piece)
+        print(flush=True)
+        samples.append((seed, "".join(pieces)))
+    if args.out is not None:
+        header = (f"# MiniGPT samples from {checkpoint_path(args.checkpoint)} (step {step})\n"
+                  f"# temperature={args.temperature} top_k={args.top_k} top_p={args.top_p} "
+                  f"max_new_tokens={args.max_new_tokens} use_cache={args.use_cache} "
+                  f"prompt={args.prompt!r}\n")
+        body = "".join(f"\n=== sample {i + 1} · seed {seed} · temperature {args.temperature} · "
+                       f"prompt {args.prompt!r} ===\n{text}\n"
+                       for i, (seed, text) in enumerate(samples))
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(header + body, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

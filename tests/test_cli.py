@@ -1,0 +1,205 @@
+"""The `minigpt` command line: help, version, tokenize, train, sample, and its errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from minigpt import __version__
+from minigpt.cli import main
+
+TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+TINY = ["--block-size", "8", "--embed-dim", "16", "--num-heads", "2", "--num-layers", "1",
+        "--batch-size", "4", "--eval-interval", "2", "--eval-iters", "1", "--log-interval", "1",
+        "--warmup-iters", "1", "--device", "cpu", "--no-progress"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and leave the other cores to other tests."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIGPT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    path = tmp_path / "corpus.txt"
+    path.write_text(TEXT * 30, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """One tiny run trained through the CLI, shared by the sampling tests."""
+    folder = tmp_path_factory.mktemp("cli-run")
+    corpus = folder / "corpus.txt"
+    corpus.write_text(TEXT * 30, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINIGPT_CACHE_DIR", str(folder / "cache"))
+        code = main(["train", "--data", str(corpus), *TINY, "--max-iters", "4",
+                     "--out-dir", str(folder / "run")])
+    assert code == 0
+    return folder / "run"
+
+
+def assert_one_line_error(capsys, code: int, *fragments: str) -> str:
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert "Traceback" not in captured.err
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def test_version_and_help(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"minigpt {__version__}" == "minigpt 0.1.0"
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "minigpt train --preset shakespeare-char-cpu" in out
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--learning-rate" in out and "--no-compile" in out and "--grad-accum-steps" in out
+    assert "the peak learning rate" in out  # the field's comment is its help
+    assert main([]) == 2
+
+
+def test_tokenize_prints_an_aligned_table(capsys):
+    assert main(["tokenize", "Hello, world!"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["#", "id", "token"]
+    assert lines[1].split() == ["0", "15496", "'Hello'"]
+    assert lines[3].split() == ["2", "995", "'", "world'"]
+    assert lines[-1].startswith("4 tokens for 13 characters (gpt2 tokenizer")
+    assert len({line.index("'") for line in lines[1:-1]}) == 1  # tokens start in one column
+
+
+def test_tokenize_with_a_char_vocabulary(capsys, corpus):
+    assert main(["tokenize", "All", "--tokenizer", "char", "--data", str(corpus)]) == 0
+    out = capsys.readouterr().out
+    assert "3 tokens for 3 characters (char tokenizer" in out
+    assert main(["tokenize", "Zoo", "--tokenizer", "char", "--data", str(corpus)]) == 2
+    assert_one_line_error(capsys, 2, "character 'Z'")
+
+
+def test_train_writes_its_files(run_dir, capsys):
+    assert {p.name for p in run_dir.iterdir()} >= {"ckpt.pt", "metrics.jsonl", "run.json"}
+    summary = json.loads((run_dir / "run.json").read_text())
+    assert summary["steps"] == 4 and summary["config"]["embed_dim"] == 16
+
+
+def test_train_flags_override_the_toml_file(corpus, tmp_path, capsys):
+    toml = tmp_path / "run.toml"
+    toml.write_text(f'data = "{corpus}"\nmax_iters = 50\nembed_dim = 8\n', encoding="utf-8")
+    code = main(["train", "--config", str(toml), *TINY, "--max-iters", "1",
+                 "--out-dir", str(tmp_path / "out")])
+    assert code == 0
+    assert capsys.readouterr().out.startswith("done: step 1, train loss")
+    summary = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert summary["config"]["max_iters"] == 1  # the flag beats the file
+    assert summary["config"]["embed_dim"] == 16  # ... here too (TINY sets it)
+
+
+def test_train_resume_keeps_the_checkpoints_settings(corpus, tmp_path, capsys):
+    out = str(tmp_path / "out")
+    assert main(["train", "--data", str(corpus), *TINY, "--embed-dim", "8", "--max-iters", "2",
+                 "--out-dir", out]) == 0
+    assert main(["train", "--resume", "--out-dir", out, "--max-iters", "3"]) == 0
+    summary = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert summary["steps"] == 3 and summary["resumed_from_step"] == 2
+    assert summary["config"]["embed_dim"] == 8 and summary["config"]["progress"] is False
+
+
+def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, capsys):
+    from minigpt import training
+
+    def interrupted(config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train", interrupted)
+    assert main(["train", "--out-dir", "somewhere", "--device", "cpu"]) == 130
+    assert "minigpt train --resume --out-dir somewhere" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("arguments", "fragments"), [
+    (["train", "--batch-size", "lots"], ["--batch-size", "invalid int value: 'lots'"]),
+    (["train", "--batch-size", "0"], ["batch_size must be at least 1"]),
+    (["train", "--preset", "gpt5"], ["invalid choice: 'gpt5'"]),
+    (["train", "--dropout", "1.5", "--device", "cpu"], ["dropout must be in [0, 1)"]),
+    (["train", "--resume", "--out-dir", "/nonexistent/run"], ["nothing to resume", "ckpt.pt"]),
+    (["sample"], ["--checkpoint"]),
+    (["sample", "--checkpoint", "/nonexistent/ckpt.pt"], ["checkpoint /nonexistent/ckpt.pt "
+                                                          "not found"]),
+    (["sample", "--checkpoint", "x", "--top-p", "2"], ["top_p must be in (0, 1]"]),
+    (["sample", "--checkpoint", "x", "--max-new-tokens", "-1"], ["must be >= 0"]),
+    (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+])
+def test_bad_arguments_are_one_line_errors(capsys, arguments, fragments):
+    assert_one_line_error(capsys, main(arguments), *fragments)
+
+
+def test_unknown_toml_keys_and_empty_corpora_are_one_line_errors(tmp_path, capsys):
+    toml = tmp_path / "run.toml"
+    toml.write_text("learning_rat = 0.1\n", encoding="utf-8")
+    assert_one_line_error(capsys, main(["train", "--config", str(toml)]),
+                          "unknown setting(s)", "learning_rat")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    code = main(["train", "--data", str(empty), *TINY, "--out-dir", str(tmp_path / "o")])
+    assert_one_line_error(capsys, code, "empty")
+
+
+def test_sample_streams_seeded_reproducible_text(run_dir, capsys, tmp_path):
+    arguments = ["sample", "--checkpoint", str(run_dir), "--prompt", "All:", "--seed", "5",
+                 "--max-new-tokens", "30", "--device", "cpu"]
+    assert main(arguments) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("All:") and len(first) == len("All:") + 30 + 1  # + final newline
+    assert main(arguments) == 0
+    assert capsys.readouterr().out == first
+    out_file = tmp_path / "samples.txt"
+    assert main([*arguments, "--num-samples", "2", "--out", str(out_file)]) == 0
+    printed = capsys.readouterr().out
+    assert "--- sample 1 (seed 5) ---" in printed and "--- sample 2 (seed 6) ---" in printed
+    written = out_file.read_text(encoding="utf-8")
+    assert written.startswith(f"# MiniGPT samples from {run_dir / 'ckpt.pt'} (step 4)")
+    assert "=== sample 1 · seed 5 · temperature 0.8 · prompt 'All:' ===\n" + first in written
+    assert "=== sample 2 · seed 6" in written
+
+
+def test_sample_errors(run_dir, tmp_path, capsys):
+    code = main(["sample", "--checkpoint", str(run_dir), "--prompt", "Zebra 🦓", "--device",
+                 "cpu"])
+    assert_one_line_error(capsys, code, "character 'Z' (U+005A) at position 0")
+    corrupt = tmp_path / "ckpt.pt"
+    corrupt.write_bytes(b"garbage")
+    code = main(["sample", "--checkpoint", str(corrupt)])
+    assert_one_line_error(capsys, code, "corrupt or not a MiniGPT checkpoint")
+
+
+def test_the_console_script(run_dir, tmp_path):
+    script = Path(sys.executable).with_name("minigpt")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "minigpt.cli"]
+    done = subprocess.run([*command, "sample", "--checkpoint", str(run_dir), "--prompt",
+                           "Speak", "--seed", "1", "--max-new-tokens", "10", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Speak") and len(done.stdout) == 5 + 10 + 1
+    missing = subprocess.run([*command, "sample", "--checkpoint", str(tmp_path / "none.pt")],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2
+    assert missing.stderr.count("\n") == 1 and "not found" in missing.stderr

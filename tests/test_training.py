@@ -1,0 +1,400 @@
+"""The training loop: configuration, optimizer, schedule, checkpoints, exact resume, DDP."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from minigpt import MiniGPT, MiniGPTConfig, training
+from minigpt.training import (
+    PRESETS,
+    StepInfo,
+    TrainConfig,
+    clean_state_dict,
+    configure_optimizer,
+    generate_text,
+    learning_rate_at,
+    load_checkpoint,
+    load_model,
+    make_config,
+    rng_state,
+    set_rng_state,
+    stream_text,
+    train,
+    unwrap_model,
+)
+
+TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and leave the other cores to other tests."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIGPT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    path = tmp_path / "corpus.txt"
+    path.write_text(TEXT * 30, encoding="utf-8")
+    return path
+
+
+def tiny_config(corpus: Path, out_dir: Path, **overrides) -> TrainConfig:
+    """A model and run small enough for a test: one block of 16 dimensions, a few steps."""
+    values = dict(data=str(corpus), tokenizer="char", block_size=8, embed_dim=16, num_heads=2,
+                  num_layers=1, dropout=0.1, batch_size=4, max_iters=8, warmup_iters=2,
+                  learning_rate=1e-2, min_lr=1e-3, eval_interval=4, eval_iters=2,
+                  log_interval=1, device="cpu", seed=0, out_dir=str(out_dir), progress=False)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def read_metrics(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+def test_presets_are_valid_and_the_gpu_preset_is_nanogpts_baseline():
+    for name in PRESETS:
+        make_config(name)
+    gpu = make_config("shakespeare-char")
+    assert (gpu.num_layers, gpu.num_heads, gpu.embed_dim, gpu.block_size) == (6, 6, 384, 256)
+    assert (gpu.dropout, gpu.batch_size, gpu.learning_rate, gpu.max_iters) == (0.2, 64, 1e-3, 5000)
+    assert gpu.tokenizer == "char"
+    cpu = make_config("shakespeare-char-cpu")
+    assert (cpu.num_layers, cpu.num_heads, cpu.embed_dim, cpu.block_size) == (4, 4, 128, 64)
+    assert make_config("shakespeare-gpt2").tokenizer == "gpt2"
+
+
+def test_settings_combine_preset_then_toml_then_overrides(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text('batch_size = 7\nlearning-rate = 3e-4\nmax_iters = 10\ndata = "x.txt"\n')
+    config = make_config("shakespeare-char-cpu", toml, {"max_iters": 20})
+    assert config.batch_size == 7 and config.learning_rate == 3e-4  # TOML beats the preset
+    assert config.max_iters == 20  # a flag beats TOML
+    assert config.embed_dim == 128  # untouched preset value
+    assert config.data == "x.txt"
+
+
+def test_bad_settings_are_clear_errors(tmp_path):
+    toml = tmp_path / "bad.toml"
+    toml.write_text("batch_sise = 7\n")
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) in config file .*: batch_sise"):
+        make_config(toml=toml)
+    toml.write_text("batch_size = \n")
+    with pytest.raises(ValueError, match="is not valid TOML"):
+        make_config(toml=toml)
+    with pytest.raises(FileNotFoundError, match="config file .* not found"):
+        make_config(toml=tmp_path / "missing.toml")
+    with pytest.raises(ValueError, match="unknown preset 'gpt5'"):
+        make_config("gpt5")
+    with pytest.raises(ValueError, match="batch_size must be int, got '8'"):
+        TrainConfig(batch_size="8")
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="min_lr .* must not exceed learning_rate"):
+        TrainConfig(learning_rate=1e-4, min_lr=1e-3)
+    with pytest.raises(ValueError, match="dtype must be"):
+        TrainConfig(dtype="float8")
+    with pytest.raises(ValueError, match="embed_dim .* divisible by num_heads"):
+        TrainConfig(embed_dim=10, num_heads=3)
+    assert TrainConfig(learning_rate=1).learning_rate == 1.0  # TOML ints are fine for floats
+
+
+def test_unknown_device_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        training.resolve_device("gpu")
+    assert training.resolve_device("cpu") == torch.device("cpu")
+    assert training.resolve_dtype("auto", torch.device("cpu")) == torch.float32
+
+
+# -- optimizer and schedule --------------------------------------------------------------
+
+
+def test_weight_decay_applies_only_to_linear_weight_matrices():
+    model = MiniGPT(MiniGPTConfig(vocab_size=11, block_size=8, embed_dim=16, num_heads=2,
+                                  num_layers=2))
+    optimizer = configure_optimizer(model, TrainConfig(weight_decay=0.1), torch.device("cpu"))
+    decay, no_decay = optimizer.param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = sorted(names[id(p)] for p in decay["params"])
+    assert all(n.endswith(("qkv.weight", "attention.output.weight", "expand.weight",
+                           "project.weight")) for n in decayed)
+    assert len(decayed) == 4 * 2
+    not_decayed = {names[id(p)] for p in no_decay["params"]}
+    assert {"token_embedding.weight", "position_embedding.weight"} <= not_decayed
+    assert model.output.weight is model.token_embedding.weight  # tied: counted once, no decay
+    total = sum(p.numel() for group in optimizer.param_groups for p in group["params"])
+    assert total == model.num_parameters()
+
+
+def test_learning_rate_warms_up_then_follows_a_cosine():
+    config = TrainConfig(learning_rate=1.0, min_lr=0.1, warmup_iters=10, max_iters=110)
+    assert learning_rate_at(0, config) == pytest.approx(0.1)
+    assert learning_rate_at(4, config) == pytest.approx(0.5)
+    assert learning_rate_at(9, config) == pytest.approx(1.0)
+    assert learning_rate_at(10, config) == pytest.approx(1.0)
+    assert learning_rate_at(60, config) == pytest.approx(0.55)  # halfway: the mean
+    assert learning_rate_at(110, config) == pytest.approx(0.1)
+    assert learning_rate_at(500, config) == pytest.approx(0.1)
+    after_warmup = [learning_rate_at(s, config) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(after_warmup, after_warmup[1:], strict=False))
+    config = replace(config, lr_decay_iters=60)
+    assert learning_rate_at(35, config) == pytest.approx(0.1 + 0.9 * 0.5)
+    assert learning_rate_at(70, config) == pytest.approx(0.1)
+
+
+# -- the loop ----------------------------------------------------------------------------
+
+
+def test_train_writes_metrics_checkpoint_and_summary(corpus, tmp_path):
+    seen: list[StepInfo] = []
+    result = train(tiny_config(corpus, tmp_path / "run"), callbacks=[seen.append])
+    assert result.step == 8 and [info.step for info in seen] == list(range(1, 9))
+    assert result.val_loss is not None and result.val_loss < math.log(result.tokenizer.vocab_size)
+    assert result.model.training is False
+    records = read_metrics(result.metrics_path)
+    keys = {"kind", "step", "time", "lr", "train_loss", "val_loss", "tokens_per_sec"}
+    assert all(set(r) == keys for r in records)
+    evals = [r for r in records if r["kind"] == "eval"]
+    assert [r["step"] for r in evals] == [0, 4, 8]
+    assert evals[-1]["val_loss"] < evals[0]["val_loss"]
+    assert [r["step"] for r in records if r["kind"] == "train"] == list(range(1, 9))
+    summary = json.loads(result.run_path.read_text())
+    assert summary["final_val_loss"] == result.val_loss == evals[-1]["val_loss"]
+    assert summary["steps"] == 8 and summary["config"]["max_iters"] == 8
+    assert summary["tokens_per_sec"] > 0 and summary["wall_time_s"] > 0
+    assert {"cpu", "cpu_cores"} <= set(summary["hardware"])
+    assert summary["software"]["torch"] == torch.__version__
+    payload = load_checkpoint(result.checkpoint_path)  # weights_only=True
+    assert payload["step"] == 8
+    assert payload["tokenizer"] == result.tokenizer.to_dict()
+    assert payload["train_config"]["embed_dim"] == 16
+    assert {"torch", "numpy", "python", "sampler"} <= set(payload["rng"][0])
+
+
+def test_the_loop_waits_for_the_device_only_at_log_steps(corpus, tmp_path, monkeypatch):
+    calls = []
+    original = torch.Tensor.item
+
+    def counting_item(self):  # count the loop's own syncs (AdamW on a CPU has its own)
+        if sys._getframe(1).f_code.co_filename == training.__file__:
+            calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(torch.Tensor, "item", counting_item)
+    config = tiny_config(corpus, tmp_path / "run", max_iters=12, log_interval=6,
+                         eval_interval=100, checkpoints=False)
+    train(config)
+    assert len(calls) == 2 + 2 * 2  # two log steps, two evaluations (train and val)
+
+
+def test_interrupt_saves_a_checkpoint_and_resume_is_exact(corpus, tmp_path):
+    reference = train(tiny_config(corpus, tmp_path / "reference"))
+
+    def interrupt_at_step_3(info: StepInfo) -> None:
+        if info.step == 3:
+            raise KeyboardInterrupt
+
+    config = tiny_config(corpus, tmp_path / "interrupted")
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[interrupt_at_step_3])
+    assert load_checkpoint(tmp_path / "interrupted")["step"] == 3
+    resumed = train(replace(config, resume=True))
+
+    def losses(result):
+        return [(r["kind"], r["step"], r["train_loss"], r["val_loss"])
+                for r in read_metrics(result.metrics_path)]
+
+    assert losses(resumed) == losses(reference)  # bitwise: the same floats
+    for (name, a), b in zip(reference.model.state_dict().items(),
+                            resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    summary = json.loads(resumed.run_path.read_text())
+    assert summary["resumed_from_step"] == 3
+
+
+def test_ctrl_c_stops_after_the_current_step(corpus, tmp_path):
+    def press_ctrl_c(info: StepInfo) -> None:
+        if info.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # lands in the handler: stop after this step
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(corpus, tmp_path / "run"), callbacks=[press_ctrl_c])
+    assert load_checkpoint(tmp_path / "run")["step"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_resume_needs_a_matching_checkpoint(corpus, tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint .*ckpt.pt not found"):
+        train(tiny_config(corpus, tmp_path / "nothing", resume=True))
+    train(tiny_config(corpus, tmp_path / "run", max_iters=2))
+    with pytest.raises(ValueError, match="cannot resume: the checkpoint's model has embed_dim=16"):
+        train(tiny_config(corpus, tmp_path / "run", resume=True, embed_dim=32))
+
+
+def test_a_resumed_run_can_go_further(corpus, tmp_path):
+    config = tiny_config(corpus, tmp_path / "run", max_iters=4, lr_decay_iters=8)
+    train(config)
+    result = train(replace(config, max_iters=6, resume=True))
+    assert result.step == 6
+    steps = [r["step"] for r in read_metrics(result.metrics_path) if r["kind"] == "train"]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_compiled_model_names_never_reach_the_checkpoint(corpus, tmp_path, monkeypatch):
+    original = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda model: original(model, backend="eager"))
+    result = train(tiny_config(corpus, tmp_path / "run", max_iters=2, compile=True))
+    assert result.summary["compiled"] is True
+    names = list(load_checkpoint(result.checkpoint_path)["model"])
+    assert names and not any(n.startswith(("_orig_mod.", "module.")) for n in names)
+
+
+def test_a_failing_compile_falls_back_to_eager(corpus, tmp_path, monkeypatch):
+    class Broken(nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self._orig_mod = model
+
+        def forward(self, *args, **kwargs):
+            raise RuntimeError("no C compiler")
+
+    monkeypatch.setattr(torch, "compile", Broken)
+    eager = train(tiny_config(corpus, tmp_path / "eager", max_iters=3))
+    with pytest.warns(RuntimeWarning, match="torch.compile failed .*no C compiler"):
+        fallback = train(tiny_config(corpus, tmp_path / "run", max_iters=3, compile=True))
+    assert fallback.summary["compiled"] is False
+    assert fallback.val_loss == eager.val_loss  # the failed attempt consumed no randomness
+
+
+def test_prefixes_are_stripped_from_weight_names():
+    weight = torch.zeros(1)
+    assert clean_state_dict({"module._orig_mod.blocks.0.w": weight, "b": weight}) == {
+        "blocks.0.w": weight, "b": weight}
+    model = nn.Linear(2, 2)
+    assert unwrap_model(torch.compile(model, backend="eager")) is model
+
+
+def test_random_states_round_trip():
+    saved = rng_state()
+    expected = (torch.rand(3), np.random.rand(3), __import__("random").random())
+    set_rng_state(saved)
+    assert torch.equal(torch.rand(3), expected[0])
+    assert np.array_equal(np.random.rand(3), expected[1])
+    assert __import__("random").random() == expected[2]
+
+
+def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint .*missing.pt not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00not a zip file at all")
+    with pytest.raises(ValueError, match="corrupt or not a MiniGPT checkpoint"):
+        load_checkpoint(corrupt)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ValueError, match="is not a MiniGPT checkpoint"):
+        load_checkpoint(other)
+
+
+# -- sampling from a trained model -------------------------------------------------------
+
+
+def test_a_padded_vocabulary_trains_and_samples(corpus, tmp_path):
+    result = train(tiny_config(corpus, tmp_path / "run", max_iters=2, vocab_multiple=64))
+    vocab_size = result.tokenizer.vocab_size
+    assert result.model.token_embedding.weight.shape[0] == 64 > vocab_size
+    model, tokenizer = load_model(tmp_path / "run")
+    text = generate_text(model, tokenizer, "All", max_new_tokens=30, temperature=2.0, seed=0)
+    assert len(text) == 33  # every sampled id decodes: no padding id is ever produced
+
+
+def test_sampling_a_trained_model_is_reproducible(corpus, tmp_path):
+    result = train(tiny_config(corpus, tmp_path / "run", max_iters=2))
+    model, tokenizer = load_model(tmp_path / "run")
+    for a, b in zip(model.state_dict().values(), result.model.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    first = generate_text(model, tokenizer, "All:", max_new_tokens=20, seed=3)
+    assert first.startswith("All:") and len(first) == 24
+    assert generate_text(model, tokenizer, "All:", max_new_tokens=20, seed=3) == first
+    with pytest.raises(ValueError, match="character 'Z'"):
+        generate_text(model, tokenizer, "Zebra", max_new_tokens=2)
+
+
+class _ScriptedModel(nn.Module):
+    """Stands in for a model: `stream` yields fixed token ids."""
+
+    def __init__(self, ids):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+        self.ids = ids
+
+    def stream(self, ids, max_new_tokens, *args):
+        for token in self.ids[:max_new_tokens]:
+            yield torch.tensor([[token]])
+
+
+def test_stream_text_never_splits_a_utf8_character():
+    from minigpt.tokenization import get_tokenizer
+
+    tokenizer = get_tokenizer("gpt2")
+    ids = tokenizer.encode("Hi 😀 there 🐍!")
+    assert any("\ufffd" in tokenizer.decode([i]) for i in ids)  # some tokens are partial
+    pieces = list(stream_text(_ScriptedModel(ids), tokenizer, max_new_tokens=100))
+    assert "".join(pieces) == "Hi 😀 there 🐍!"
+    assert not any("\ufffd" in piece for piece in pieces)
+    eot = tokenizer.eot_token
+    stopped = list(stream_text(_ScriptedModel([*ids[:2], eot, *ids[2:]]), tokenizer))
+    assert "".join(stopped) == tokenizer.decode(ids[:2])
+
+
+# -- several processes -------------------------------------------------------------------
+
+
+def test_two_process_ddp_run_with_gloo(corpus, tmp_path):
+    out_dir = tmp_path / "ddp"
+    env = {**os.environ, "MINIGPT_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", "-m", "minigpt.cli", "train", "--data", str(corpus),
+               "--device", "cpu", "--block-size", "8", "--embed-dim", "16", "--num-heads", "2",
+               "--num-layers", "1", "--batch-size", "4", "--max-iters", "4",
+               "--grad-accum-steps", "2", "--eval-interval", "2", "--eval-iters", "1",
+               "--log-interval", "1", "--out-dir", str(out_dir), "--no-progress"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out_dir / "run.json").read_text())
+    assert summary["distributed"] == {"world_size": 2, "backend": "gloo",
+                                      "weights_identical_across_ranks": True}
+    assert summary["tokens_per_step"] == 4 * 8 * 2 * 2
+    payload = load_checkpoint(out_dir)
+    assert len(payload["rng"]) == 2  # every rank's random state, for an exact resume
+    rank0, rank1 = (state["sampler"]["generator"] for state in payload["rng"])
+    assert not torch.equal(rank0, rank1)  # each rank draws its own batches
+    assert not any(name.startswith("module.") for name in payload["model"])
+    steps = [r["step"] for r in read_metrics(out_dir / "metrics.jsonl") if r["kind"] == "train"]
+    assert steps == [1, 2, 3, 4]  # logged once, by rank 0
