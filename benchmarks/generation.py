@@ -1,10 +1,11 @@
 """Generation speed with and without the KV cache (JSON to stdout and benchmarks/results/).
 
 A shakespeare-char-sized model (6 layers, 6 heads, 384 dimensions, block 256, 65 tokens) with
-random weights generates 256 new tokens after a one-token prompt, batch 1. Random weights are
-fine: the work per token does not depend on what the weights are.
+random weights generates 256 new tokens after a one-token prompt, at batch 1 and batch 16
+(tokens/s counts every sequence of the batch). Random weights are fine: the work per token
+does not depend on what the weights are. On a GPU the model runs in bfloat16.
 
-    python benchmarks/generation.py [--device auto] [--new-tokens 256] [--repeats 3]
+    python benchmarks/generation.py [--device auto] [--new-tokens 256] [--batch-size 1 16]
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def tokens_per_second(model: MiniGPT, new_tokens: int, use_cache: bool, repeats: int) -> dict:
+def tokens_per_second(model: MiniGPT, new_tokens: int, use_cache: bool, repeats: int,
+                      batch_size: int) -> dict:
     device = next(model.parameters()).device
-    prompt = torch.zeros(1, 1, dtype=torch.long, device=device)
+    prompt = torch.zeros(batch_size, 1, dtype=torch.long, device=device)
     model.generate(prompt, 8, use_cache=use_cache)  # warm-up
     times = []
     for seed in range(repeats):
@@ -43,10 +45,10 @@ def tokens_per_second(model: MiniGPT, new_tokens: int, use_cache: bool, repeats:
                              generator=generator)
         synchronize(device)
         times.append(time.perf_counter() - start)
-        assert out.shape == (1, 1 + new_tokens)
+        assert out.shape == (batch_size, 1 + new_tokens)
     median = statistics.median(times)
     return {"use_cache": use_cache, "seconds": round(median, 4),
-            "tokens_per_sec": round(new_tokens / median, 1),
+            "tokens_per_sec": round(batch_size * new_tokens / median, 1),
             "all_seconds": [round(t, 4) for t in times]}
 
 
@@ -56,6 +58,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", default=None, help="result file (default: results/...)")
     args = parser.parse_args()
@@ -65,17 +68,22 @@ def main() -> None:
     torch.manual_seed(0)
     config = MiniGPTConfig(vocab_size=65, block_size=256, embed_dim=384, num_heads=6,
                            num_layers=6, dropout=0.0)
-    model = MiniGPT(config).to(device).eval()
-    cached = tokens_per_second(model, args.new_tokens, True, args.repeats)
-    uncached = tokens_per_second(model, args.new_tokens, False, args.repeats)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    model = MiniGPT(config).to(device=device, dtype=dtype).eval()
+    runs = []
+    for batch_size in args.batch_size:
+        cached = tokens_per_second(model, args.new_tokens, True, args.repeats, batch_size)
+        uncached = tokens_per_second(model, args.new_tokens, False, args.repeats, batch_size)
+        runs.append({"batch_size": batch_size, "with_cache": cached, "without_cache": uncached,
+                     "speedup": round(cached["tokens_per_sec"] / uncached["tokens_per_sec"], 2)})
     result = {
         "benchmark": "generation",
         "model": config.to_dict(),
         "num_parameters": model.num_parameters(),
-        "batch_size": 1, "prompt_tokens": 1, "new_tokens": args.new_tokens,
+        "dtype": str(dtype).removeprefix("torch."),
+        "prompt_tokens": 1, "new_tokens": args.new_tokens,
         "device": str(device),
-        "with_cache": cached, "without_cache": uncached,
-        "speedup": round(cached["tokens_per_sec"] / uncached["tokens_per_sec"], 2),
+        "runs": runs,
         "hardware": hardware_info(device), "software": software_info(),
     }
     text = json.dumps(result, indent=2)
