@@ -1,0 +1,36 @@
+"""MkDocs hook: make the build see the package and its offline data, whatever the working setup.
+
+* The repository root goes first on `sys.path` (for the other hooks) and on `PYTHONPATH` (for the
+  Jupyter kernels that execute the notebooks), so `import minigpt` works without installing it.
+* `TIKTOKEN_CACHE_DIR` defaults to `../shared/tiktoken-cache` beside the repository when that
+  folder exists, so GPT-2's tokenizer loads offline.
+Before each build (`mkdocs serve` rebuilds in the same process) the `minigpt` modules are
+dropped from `sys.modules`, so figures and `.run` blocks always use the package as it is now.
+
+MPLBACKEND is deliberately left alone: the notebooks' kernels need their inline backend
+(minigpt.visualization selects Agg for itself).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def on_config(config):
+    root = Path(config.config_file_path).resolve().parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(root) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *paths])
+    cache = root.parent / "shared" / "tiktoken-cache"
+    if "TIKTOKEN_CACHE_DIR" not in os.environ and cache.is_dir():
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+    return config
+
+
+def on_pre_build(config):
+    for name in [name for name in sys.modules if name == "minigpt" or name.startswith("minigpt.")]:
+        del sys.modules[name]

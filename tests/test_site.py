@@ -1,0 +1,254 @@
+"""The built site: `mkdocs build --strict` succeeds and its HTML is sound.
+
+The build (a session fixture in conftest.py, shared with test_browser.py) executes every
+chapter's `.run` blocks, generates the figures and executes the notebooks, so a failure in any
+of them fails here first.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from .conftest import DOCS_DIR, REPO_ROOT, mdtools
+
+CHAPTERS = sorted(p.stem for p in DOCS_DIR.glob("[0-9][0-9]-*.md"))
+STUB_MARKER = "<!-- minigpt:stub"
+MATH_PAGES = ("index", "04-self-attention", "08-layer-normalization")
+# The only places outside the site that pages may load from (the CDN copies of MathJax and
+# Mermaid, which test_browser.py serves locally).
+ALLOWED_EXTERNAL_ASSETS = ("https://unpkg.com/mathjax@", "https://unpkg.com/mermaid@")
+
+
+class _Page(HTMLParser):
+    """Links, images, scripts and code blocks of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.images: list[str] = []
+        self.assets: list[str] = []  # scripts and stylesheets
+        self.ids: set[str] = set()
+        self.codes: list[str] = []  # text of every <code> element
+        self.div_classes: list[str] = []
+        self._code_depth = 0
+        self._code_text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        elif tag == "img" and attrs.get("src") is not None:
+            self.images.append(attrs["src"])
+        elif tag == "script" and attrs.get("src"):
+            self.assets.append(attrs["src"])
+        elif tag == "link" and attrs.get("href") and "stylesheet" in (attrs.get("rel") or ""):
+            self.assets.append(attrs["href"])
+        elif tag == "div" and attrs.get("class"):
+            self.div_classes.append(attrs["class"])
+        if tag == "code":
+            self._code_depth += 1
+
+    def handle_endtag(self, tag):
+        if tag == "code" and self._code_depth:
+            self._code_depth -= 1
+            if not self._code_depth:
+                self.codes.append("".join(self._code_text))
+                self._code_text = []
+
+    def handle_data(self, data):
+        if self._code_depth:
+            self._code_text.append(data)
+
+
+def _parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def _page_html(site, name: str) -> Path:
+    return site.dir / ("index.html" if name == "index" else f"{name}/index.html")
+
+
+def _is_stub(name: str) -> bool:
+    return STUB_MARKER in (DOCS_DIR / f"{name}.md").read_text(encoding="utf-8")
+
+
+def _resolve(site_dir: Path, page: Path, url: str) -> Path | None:
+    """The file in the site a relative URL points to, or None for external/anchor-only URLs."""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or url.startswith(("#", "data:", "mailto:")):
+        return None
+    base = posixpath.dirname(page.relative_to(site_dir).as_posix())
+    path = unquote(parts.path)
+    if not path:  # "?query" only: the page itself
+        return page
+    target = site_dir / posixpath.normpath(posixpath.join(base, path))
+    if path.endswith("/") or target.is_dir():
+        target = target / "index.html"
+    return target
+
+
+def test_build_succeeds(built_site):
+    assert built_site.pages(), "the build produced no HTML pages"
+    print(f"mkdocs build --strict took {built_site.seconds:.1f} s")
+
+
+def test_every_nav_page_is_built(built_site):
+    for name in ["index", *CHAPTERS]:
+        assert _page_html(built_site, name).is_file(), f"{name}.md was not built"
+
+
+def test_no_unexpanded_snippets(built_site):
+    bad = [p for p in built_site.pages() if re.search(r"--8(&lt;|<)--", p.read_text())]
+    assert not bad, f"unexpanded --8<-- snippet lines in {bad}"
+
+
+def test_internal_links_and_images_resolve(built_site):
+    broken = []
+    for page in built_site.pages():
+        parsed = _parse(page)
+        for url in [*parsed.links, *parsed.images, *parsed.assets]:
+            target = _resolve(built_site.dir, page, url)
+            if target is not None and not target.is_file():
+                broken.append(f"{page.relative_to(built_site.dir)}: {url}")
+    assert not broken, "links to files that are not in the site:\n" + "\n".join(broken)
+
+
+def test_pages_load_nothing_from_outside_but_the_math_and_diagram_libraries(built_site):
+    external = []
+    for page in built_site.pages():
+        for url in _parse(page).assets + [u for u in _parse(page).images if "://" in u]:
+            if "://" in url and not url.startswith(ALLOWED_EXTERNAL_ASSETS):
+                external.append(f"{page.relative_to(built_site.dir)}: {url}")
+    assert not external, "pages load assets from outside the site:\n" + "\n".join(external)
+
+
+def test_generated_figures_are_valid_svg(built_site):
+    from minigpt.visualization import FIGURES
+
+    assert FIGURES, "minigpt.visualization registers no figures"
+    for path in FIGURES:
+        svg = built_site.dir / path
+        assert svg.is_file(), f"{path} was not generated"
+        root = ET.fromstring(svg.read_bytes())
+        assert root.tag.endswith("svg"), f"{path} is not an SVG document"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_shows_a_generated_figure(built_site, name):
+    if _is_stub(name):
+        pytest.skip(f"docs/{name}.md is still a stub")
+    images = _parse(_page_html(built_site, name)).images
+    assert any(re.search(r"figures/[^/]+\.svg$", src) for src in images), (
+        f"{name}: no generated figure (![...](figures/NN-name.svg), registered in "
+        "minigpt/visualization.py)"
+    )
+
+
+@pytest.mark.parametrize("name", MATH_PAGES)
+def test_math_is_marked_for_mathjax(built_site, name):
+    if name != "index" and _is_stub(name):
+        pytest.skip(f"docs/{name}.md is still a stub")
+    html = _page_html(built_site, name).read_text(encoding="utf-8")
+    assert 'class="arithmatex"' in html, f"{name}: no \\( ... \\) or \\[ ... \\] math on the page"
+
+
+def _markdown_pages():
+    return sorted(p for p in DOCS_DIR.glob("*.md"))
+
+
+@pytest.mark.parametrize("source", _markdown_pages(), ids=lambda p: p.stem)
+def test_every_python_block_renders_as_highlighted_code(built_site, source):
+    """Guards against fence headers Material cannot parse (```python notest renders as text)."""
+    name = source.stem
+    parsed = _parse(_page_html(built_site, name))
+    leaked = [c for c in parsed.codes if re.search(r"\bnotest\b|\bcontinuation\b|\{\.python", c)]
+    assert not leaked, f"{name}: fence options leaked into the page text: {leaked}"
+    fences = list(mdtools.iter_fences(source.read_text(encoding="utf-8")))
+    python = [f for f in fences if f.language in ("python", "py", "python3")]
+    runs = [f for f in python if "run" in f.classes[1:]]
+    rendered = [c for c in parsed.div_classes if re.search(r"\blanguage-(python|py)\b", c)]
+    assert len(rendered) >= len(python), (
+        f"{name}: {len(python)} Python blocks in the Markdown but only {len(rendered)} "
+        "highlighted on the page"
+    )
+    rendered_runs = [c for c in rendered if re.search(r"\brun\b", c)]
+    assert len(rendered_runs) == len(runs), f"{name}: .run blocks lost their class"
+
+
+def test_run_blocks_show_their_output(built_site):
+    html = _page_html(built_site, "index").read_text(encoding="utf-8")
+    outputs = re.findall(r'<div class="language-text output highlight">(.*?)</div>', html, re.S)
+    assert len(outputs) >= 3, "the introduction's .run blocks printed nothing on the page"
+    text = re.sub(r"<[^>]+>", "", outputs[0])
+    from minigpt.tokenization import GPT2Tokenizer
+
+    ids = GPT2Tokenizer().encode("Every moment is a beginning")
+    assert str(ids) in text, "the printed token ids are not the tokenizer's"
+
+
+def _notebook_sources() -> list[Path]:
+    return sorted((DOCS_DIR / "notebooks").glob("*.py"))
+
+
+def _nav_notebooks() -> list[str]:
+    config = mdtools.load_mkdocs_yaml(REPO_ROOT / "mkdocs.yml")
+    found = []
+
+    def walk(items):
+        for item in items:
+            if isinstance(item, str) and item.startswith("notebooks/"):
+                found.append(item)
+            elif isinstance(item, dict):
+                for value in item.values():
+                    walk(value if isinstance(value, list) else [value])
+
+    walk(config["nav"])
+    return found
+
+
+def test_nav_lists_exactly_the_notebooks():
+    sources = {f"notebooks/{p.name}" for p in _notebook_sources()}
+    if not sources:
+        pytest.skip("no notebooks in docs/notebooks yet")
+    listed = set(_nav_notebooks())
+    assert sources == listed, (
+        f"mkdocs.yml nav and docs/notebooks disagree: not written {sorted(listed - sources)}, "
+        f"not in nav {sorted(sources - listed)}"
+    )
+
+
+def test_notebooks_ran_without_errors(built_site):
+    pages = sorted((built_site.dir / "notebooks").glob("*/index.html"))
+    if not _notebook_sources():
+        pytest.skip("no notebooks in docs/notebooks yet")
+    assert len(pages) == len(_notebook_sources()), "not every notebook was rendered"
+    problems = []
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        if "jp-CodeCell" not in html:
+            problems.append(f"{page}: no code cells rendered")
+        stderr_blocks = re.findall(
+            r'<div[^>]*data-mime-type="application/vnd\.jupyter\.(?:stderr|error)"[^>]*>(.*?)</div>',
+            html,
+            re.S,
+        )
+        for block in stderr_blocks:
+            text = re.sub(r"<[^>]+>", "", block)
+            if re.search(r"Traceback|Error|Warning", text):
+                problems.append(f"{page.parent.name}: {text.strip()[:300]}")
+        if re.search(r'"ename"|Traceback \(most recent call last\)', html):
+            problems.append(f"{page.parent.name}: an exception is shown on the page")
+        if 'class="minigpt-notebook-links"' not in html:
+            problems.append(f"{page.parent.name}: no download/Colab buttons")
+    assert not problems, "\n".join(problems)
