@@ -90,6 +90,7 @@ class MultiHeadAttention(nn.Module):
         return self.output_dropout(self.output(context))
     # --8<-- [end:forward]
 
+    # --8<-- [start:attend]
     def attend(self, q: Tensor, k: Tensor, v: Tensor, past: int) -> Tensor:
         """Attention of the new queries (positions past … past+T−1) over all keys so far."""
         seq_len, total = q.shape[2], k.shape[2]
@@ -105,3 +106,4 @@ class MultiHeadAttention(nn.Module):
         if self.record_weights:
             self.attention_weights = weights.detach()
         return context
+    # --8<-- [end:attend]

@@ -30,8 +30,10 @@ def scaled_dot_product_attention(
     # --8<-- [start:scale]
     scores = scores / math.sqrt(d_k)  # keep the scores' variance near 1 whatever d_k is
     # --8<-- [end:scale]
-    if mask is not None:
+    # --8<-- [start:mask]
+    if mask is not None:  # blocked pairs get −∞, which softmax turns into probability 0
         scores = scores.masked_fill(~mask, float("-inf"))
+    # --8<-- [end:mask]
     # --8<-- [start:softmax]
     weights = torch.softmax(scores, dim=-1)  # each row is a probability distribution
     # --8<-- [end:softmax]

@@ -118,6 +118,7 @@ class CharTokenizer:
 
 
 # --8<-- [start:bpe_encode]
+# --8<-- [start:merge_pair]
 def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     """Replace every occurrence of `pair` in `ids`, scanning left to right, by `new_id`."""
     merged = []
@@ -130,6 +131,7 @@ def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
             merged.append(ids[i])
             i += 1
     return merged
+# --8<-- [end:merge_pair]
 
 
 def bpe_encode_chunk(
