@@ -271,8 +271,8 @@ def _fmt(value: float | None) -> str:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from .sampling import check_sampling_options
-    from .training import checkpoint_path, load_checkpoint, load_model, stream_text
+    from .sampling import check_sampling_options, stream_text
+    from .training import checkpoint_path, load_checkpoint, load_model
 
     check_sampling_options(args.temperature, args.top_k, args.top_p)
     model, tokenizer = load_model(args.checkpoint, args.device)

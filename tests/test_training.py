@@ -17,20 +17,19 @@ import torch
 from torch import nn
 
 from minigpt import MiniGPT, MiniGPTConfig, training
+from minigpt.sampling import generate_text, stream_text
 from minigpt.training import (
     PRESETS,
     StepInfo,
     TrainConfig,
     clean_state_dict,
     configure_optimizer,
-    generate_text,
     learning_rate_at,
     load_checkpoint,
     load_model,
     make_config,
     rng_state,
     set_rng_state,
-    stream_text,
     train,
     unwrap_model,
 )
