@@ -146,7 +146,8 @@ class MiniGPT(nn.Module):
         check_sampling_options(temperature, top_k, top_p)
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-        self._check_input(ids[:, -self.config.block_size:], None, 0)
+        check_token_ids(ids, self.config.vocab_size)  # a clear TypeError before indexing
+        self._check_input(ids[:, -self.config.block_size:] if ids.dim() == 2 else ids, None, 0)
         was_training = self.training
         self.eval()
         block_size, context = self.config.block_size, ids

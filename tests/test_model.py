@@ -142,6 +142,15 @@ def test_generation_stops_at_end_of_text(model):
     assert out[0, -1] == eot
 
 
+def test_generate_checks_its_prompt(model):
+    with pytest.raises(ValueError, match=r"got shape \(3,\); add a batch dimension"):
+        model.generate(torch.tensor([1, 2, 3]), 2)
+    with pytest.raises(TypeError, match="token ids must be an integer tensor"):
+        model.generate(torch.zeros(1, 3), 2)
+    with pytest.raises(ValueError, match=r"token id 99 at index \(0, 1\) is outside \[0, 64\)"):
+        model.generate(torch.tensor([[1, 99]]), 2)
+
+
 def test_generate_restores_training_mode(model):
     model.train()
     model.generate(torch.zeros(1, 1, dtype=torch.long), 2)
