@@ -250,9 +250,12 @@ def _train(args: argparse.Namespace) -> int:
     try:
         result = train(config)
     except KeyboardInterrupt:
-        if config.checkpoints:
+        # No checkpoint yet when stopped before training began (e.g. while encoding the corpus).
+        if config.checkpoints and (Path(config.out_dir) / CHECKPOINT_NAME).is_file():
             print(f"minigpt train: interrupted; continue with: minigpt train --resume "
                   f"--out-dir {config.out_dir}", file=sys.stderr)
+        else:
+            print("minigpt train: interrupted", file=sys.stderr)
         return 130
     print(f"done: step {result.step}, train loss {_fmt(result.train_loss)}, val loss "
           f"{_fmt(result.val_loss)}, {result.wall_time_s:.1f} s, "

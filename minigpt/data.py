@@ -143,16 +143,20 @@ def _check_sha256(path: Path, source: CorpusSource, what: str) -> None:
 def read_text_chunks(path: str | os.PathLike[str], chunk_chars: int = 1 << 20) -> Iterator[str]:
     """Yield a UTF-8 file in pieces of about `chunk_chars` characters.
 
-    A piece ends at a line break followed by a non-space character. GPT-2-style tokenizers never
-    put such a line break and the next character in one token, so encoding the pieces one by one
-    gives exactly the ids of encoding the whole text at once.
+    A piece ends only at a single line break between two non-space characters (`...x\n` then
+    `y...`). GPT-2-style tokenizers make such a line break a token of its own, so encoding the
+    pieces one by one gives exactly the ids of encoding the whole text at once. A longer run of
+    whitespace (`" \n\n"`, `"\r\n"`) is tokenized differently at the end of a text, so no piece
+    ends with one.
     """
     buffer: list[str] = []
     size = 0
     try:
         with open(path, encoding="utf-8", newline="") as f:
             for line in f:
-                if size >= chunk_chars and line[:1] and not line[:1].isspace():
+                previous = buffer[-1] if buffer else ""
+                if (size >= chunk_chars and line[:1] and not line[:1].isspace()
+                        and len(previous) > 1 and not previous[-2].isspace()):
                     yield "".join(buffer)
                     buffer, size = [], 0
                 buffer.append(line)
@@ -272,7 +276,7 @@ def load_dataset(data: str | os.PathLike[str], tokenizer: str | os.PathLike[str]
             meta = {"num_tokens": count, "dtype": dtype.name, "corpus": str(corpus),
                     "tokenizer": tok.to_dict()}
             os.replace(temporary, bin_path)
-            _write_json_atomic(meta_path, meta)
+            write_text_atomic(meta_path, json.dumps(meta, ensure_ascii=False))
         finally:
             temporary.unlink(missing_ok=True)
     if meta["num_tokens"] == 0:
@@ -288,10 +292,14 @@ def _read_meta(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _write_json_atomic(path: Path, value: Any) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a UTF-8 file through a temporary file and a rename: never left half-written."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 # --8<-- [start:get_batch]

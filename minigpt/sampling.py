@@ -44,9 +44,10 @@ def sample_next_token(logits: Tensor, temperature: float = 1.0, top_k: int | Non
         logits = logits.masked_fill(logits < kth_largest, float("-inf"))
     if top_p is not None and top_p < 1.0:
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        sorted_probabilities = torch.softmax(sorted_logits, dim=-1)
+        cumulative = sorted_probabilities.cumsum(dim=-1)
         # Drop a token when the tokens before it already reach top_p (the first always stays).
-        drop_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= top_p
+        drop_sorted = (cumulative - sorted_probabilities) >= top_p
         drop = drop_sorted.scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     probabilities = torch.softmax(logits, dim=-1)

@@ -41,7 +41,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .config import MiniGPTConfig
-from .data import BatchSampler, FixedBatches, TokenDataset, load_dataset
+from .data import BatchSampler, FixedBatches, TokenDataset, load_dataset, write_text_atomic
 from .model import MiniGPT
 from .positional_embeddings import LearnedPositionalEmbedding
 from .token_embeddings import TokenEmbedding
@@ -104,6 +104,7 @@ class TrainConfig:
     seed: int = 1337
     out_dir: str = "out"
     resume: bool = False  # continue from out_dir/ckpt.pt
+    overwrite: bool = False  # start afresh even if out_dir already holds a run's checkpoint
     checkpoints: bool = True  # write out_dir/ckpt.pt
     progress: bool = True  # show a progress bar and evaluation lines
     # --8<-- [end:train_config]
@@ -575,6 +576,11 @@ class _Trainer:
         self.metrics_path = self.out_dir / METRICS_NAME
         self.run_path = self.out_dir / RUN_NAME
 
+        if not (config.resume or config.overwrite) and self.checkpoint_path.exists():
+            raise FileExistsError(
+                f"{self.out_dir} already holds a run ({self.checkpoint_path}); continue it with "
+                f"--resume, start over with --overwrite, or choose another --out-dir"
+            )
         resume = load_checkpoint(self.checkpoint_path) if config.resume else None
         tokenizer: Any = config.tokenizer
         if resume is not None:
@@ -711,7 +717,7 @@ class _Trainer:
                 with contextlib.suppress(ValueError, KeyError, TypeError):
                     if json.loads(line)["step"] <= self.step:
                         kept.append(line + "\n")
-        self.metrics_path.write_text("".join(kept), encoding="utf-8")
+        write_text_atomic(self.metrics_path, "".join(kept))  # a crash keeps the old log
 
     def log(self, record: dict[str, Any]) -> None:
         if self.dist.is_main:
@@ -886,9 +892,7 @@ class _Trainer:
         }
         if self.dist.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            temporary = self.run_path.with_name(f".{RUN_NAME}.{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-            os.replace(temporary, self.run_path)
+            write_text_atomic(self.run_path, json.dumps(summary, indent=2) + "\n")
         self.model.eval()
         return TrainResult(
             model=self.model, tokenizer=self.tokenizer, config=self.config, step=self.step,

@@ -124,15 +124,21 @@ def test_train_resume_keeps_the_checkpoints_settings(corpus, tmp_path, capsys):
     assert summary["config"]["embed_dim"] == 8 and summary["config"]["progress"] is False
 
 
-def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, capsys):
+def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, capsys, tmp_path):
     from minigpt import training
 
     def interrupted(config):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(training, "train", interrupted)
-    assert main(["train", "--out-dir", "somewhere", "--device", "cpu"]) == 130
-    assert "minigpt train --resume --out-dir somewhere" in capsys.readouterr().err
+    out_dir = tmp_path / "somewhere"
+    assert main(["train", "--out-dir", str(out_dir), "--device", "cpu"]) == 130
+    err = capsys.readouterr().err  # stopped before the first checkpoint: nothing to resume
+    assert "interrupted" in err and "--resume" not in err
+    out_dir.mkdir()
+    (out_dir / "ckpt.pt").write_bytes(b"")
+    assert main(["train", "--out-dir", str(out_dir), "--device", "cpu"]) == 130
+    assert f"minigpt train --resume --out-dir {out_dir}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("arguments", "fragments"), [

@@ -221,7 +221,7 @@ def test_the_encoded_ids_are_cached(corpus, monkeypatch):
 
 def test_chunked_encoding_matches_encoding_everything_at_once(tmp_path):
     text = ("Line one, with  two spaces.\n\n\nIndented:\n   yes\nNext paragraph<|endoftext|>"
-            "done.\n") * 20
+            "done.\nA trailing space \n\nthen a blank line.\r\nWindows line end.\n") * 20
     path = tmp_path / "text.txt"
     path.write_text(text, encoding="utf-8")
     chunks = list(read_text_chunks(path, chunk_chars=40))

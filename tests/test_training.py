@@ -255,6 +255,17 @@ def test_resume_needs_a_matching_checkpoint(corpus, tmp_path):
         train(tiny_config(corpus, tmp_path / "run", resume=True, embed_dim=32))
 
 
+def test_a_fresh_run_never_overwrites_an_earlier_one(corpus, tmp_path):
+    config = tiny_config(corpus, tmp_path / "run", max_iters=2)
+    train(config)
+    saved = (tmp_path / "run" / "ckpt.pt").read_bytes()
+    with pytest.raises(FileExistsError, match=r"already holds a run .*ckpt.pt\); continue it "
+                                              "with --resume, start over with --overwrite"):
+        train(config)
+    assert (tmp_path / "run" / "ckpt.pt").read_bytes() == saved
+    assert train(replace(config, overwrite=True)).step == 2
+
+
 def test_a_resumed_run_can_go_further(corpus, tmp_path):
     config = tiny_config(corpus, tmp_path / "run", max_iters=4, lr_decay_iters=8)
     train(config)
