@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import io
 import random
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,15 +85,10 @@ STYLE: dict[str, Any] = {
 @contextmanager
 def figure_style() -> Iterator[None]:
     """The guide's matplotlib style, with Python, NumPy and (if loaded) PyTorch seeded to 0."""
+    import numpy as np
+
     random.seed(0)
-    try:
-        import numpy as np
-
-        np.random.seed(0)
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        pass
-    import sys
-
+    np.random.seed(0)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(0)
     with matplotlib.rc_context(STYLE):
@@ -150,13 +146,34 @@ def render_figure(path: str) -> str:
         raise KeyError(f"no figure registered at {path!r}; known: {sorted(FIGURES)}") from None
 
 
+# --- Shared by the chapters ---
+
+EXAMPLE_TEXT = "Every moment is a beginning"  # the guide's running example
+
+# Committed training runs (chapters 5, 10, 11): docs/runs/<preset>/{metrics.jsonl,run.json,...}.
+RUNS_DIR = Path(__file__).resolve().parents[1] / "docs" / "runs"
+
+
+def _shown(token: str) -> str:
+    """A token's text with its spaces and newlines made visible (␣ and ↵)."""
+    return token.replace(" ", "\u2423").replace("\n", "\u21b5")
+
+
+def _colorbar(fig: Figure, image: Any, ax: Any, **kwargs: Any) -> Any:
+    """A frameless colour bar for `image` beside `ax` (kwargs: size and padding)."""
+    colorbar = fig.colorbar(image, ax=ax, **kwargs)
+    colorbar.outline.set_visible(False)
+    colorbar.ax.tick_params(color=NEUTRAL, length=2)
+    return colorbar
+
+
 def _token_boxes(ax: Any, tokens: list[str], x: float, y: float, color: str) -> float:
     """Draw tokens as a row of rounded boxes starting at `x`; returns the x where the row ends.
 
     A leading space, which GPT-2 tokens usually carry, is shown as ␣ so it can be seen.
     """
     for token in tokens:
-        label = token.replace(" ", "\u2423")
+        label = _shown(token)
         width = 0.3 + 0.14 * len(label)
         ax.add_patch(
             matplotlib.patches.FancyBboxPatch(
@@ -178,7 +195,7 @@ def generation_loop() -> Figure:
     """The running example produced one token at a time: each prediction joins the context."""
     from minigpt.tokenization import GPT2Tokenizer
 
-    tokens = GPT2Tokenizer().tokens("Every moment is a beginning")
+    tokens = GPT2Tokenizer().tokens(EXAMPLE_TEXT)
     steps = len(tokens) - 1
     fig, ax = plt.subplots(figsize=(7.5, 0.62 * steps + 0.3))
     right = 0.0
@@ -198,12 +215,6 @@ def generation_loop() -> Figure:
 
 # --- Chapter 1: tokenization ---
 
-
-def _shown(token: str) -> str:
-    """A token's text with its spaces and newlines made visible (␣ and ↵)."""
-    return token.replace(" ", "\u2423").replace("\n", "\u21b5")
-
-
 @figure("figures/01-tokens.svg")
 def colored_tokens() -> Figure:
     """GPT-2's tokens of three lines, each on its own colour, with its id below."""
@@ -211,8 +222,8 @@ def colored_tokens() -> Figure:
 
     tokenizer = GPT2Tokenizer()
     lines = [
-        "Every moment is a beginning",
-        "EVERY MOMENT IS A BEGINNING",
+        EXAMPLE_TEXT,
+        EXAMPLE_TEXT.upper(),
         "Tokenizers can't count: 1234567 sunsets \U0001f305",
     ]
     char_w, pad, gap, row_h = 0.105, 0.14, 0.07, 0.95
@@ -274,7 +285,7 @@ def bpe_merges() -> Figure:
     from minigpt.tokenization import BPETokenizer, GPT2Tokenizer
 
     bpe = BPETokenizer.from_tiktoken(GPT2Tokenizer().encoding)
-    chunks = regex.findall(bpe.pattern, "Every moment is a beginning")
+    chunks = regex.findall(bpe.pattern, EXAMPLE_TEXT)
     all_steps = [_merge_steps(bpe, chunk) for chunk in chunks]
     unit, row_h, gap = 0.27, 0.42, 0.8
     n_rows = max(len(steps) for steps in all_steps)
@@ -342,7 +353,7 @@ def one_hot_lookup() -> Figure:
     from minigpt.token_embeddings import TokenEmbedding
     from minigpt.tokenization import CharTokenizer
 
-    chars = CharTokenizer.from_text("Every moment is a beginning")
+    chars = CharTokenizer.from_text(EXAMPLE_TEXT)
     ids = torch.tensor(chars.encode("moment"))
     torch.manual_seed(0)
     table = TokenEmbedding(chars.vocab_size, 4).weight.detach()
@@ -392,7 +403,7 @@ def embedding_rows() -> Figure:
     from minigpt.tokenization import GPT2Tokenizer
 
     tokenizer = GPT2Tokenizer()
-    text = "Every moment is a beginning"
+    text = EXAMPLE_TEXT
     ids = torch.tensor(tokenizer.encode(text))
     torch.manual_seed(0)
     embedding = TokenEmbedding(tokenizer.vocab_size, 16)
@@ -407,9 +418,7 @@ def embedding_rows() -> Figure:
     ax.set_xticks(range(16), [str(i) for i in range(16)])
     ax.set_xlabel("embedding dimension")
     _cell_grid(ax, len(ids), 16)
-    colorbar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02)
-    colorbar.outline.set_visible(False)
-    colorbar.ax.tick_params(color=NEUTRAL, length=2)
+    _colorbar(fig, image, ax, fraction=0.03, pad=0.02)
     ax.set_title(f"rows {', '.join(map(str, ids.tolist()))} of a random "
                  f"{tokenizer.vocab_size} × 16 table (untrained)", fontsize=10)
     return fig
@@ -439,9 +448,7 @@ def position_tables() -> Figure:
         ax.set_title(title, fontsize=10.5)
         ax.set_xlabel("embedding dimension")
         ax.set_ylabel("position")
-        colorbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
-        colorbar.outline.set_visible(False)
-        colorbar.ax.tick_params(color=NEUTRAL, length=2)
+        _colorbar(fig, image, ax, fraction=0.046, pad=0.03)
     fig.tight_layout()
     return fig
 
@@ -466,22 +473,12 @@ def sinusoids() -> Figure:
     right.set_title("row · row (dot products)", fontsize=10.5)
     right.set_xlabel("position")
     right.set_ylabel("position")
-    colorbar = fig.colorbar(image, ax=right, fraction=0.046, pad=0.04)
-    colorbar.outline.set_visible(False)
-    colorbar.ax.tick_params(color=NEUTRAL, length=2)
+    _colorbar(fig, image, right, fraction=0.046, pad=0.04)
     fig.tight_layout()
     return fig
 
 
 # --- Chapter 4: self-attention ---
-
-
-EXAMPLE_TEXT = "Every moment is a beginning"  # the guide's running example
-
-
-def _token_label(token: str) -> str:
-    """A token as a tick label: a leading space shows as ␣, a newline as ⏎."""
-    return token.replace(" ", "\u2423").replace("\n", "\u23ce")
 
 
 def _attention_heatmap(ax: Any, matrix: Any, rows: list[str], cols: list[str], *,
@@ -549,7 +546,7 @@ def attention_qkv() -> Figure:
     import torch
 
     tokens, x, attention = _example_self_attention()
-    labels = [_token_label(t) for t in tokens]
+    labels = [_shown(t) for t in tokens]
     with torch.no_grad():
         parts = {"queries  Q = x W_Q": attention.query(x)[0],
                  "keys  K = x W_K": attention.key(x)[0],
@@ -575,7 +572,7 @@ def attention_scores_to_weights() -> Figure:
     import torch
 
     tokens, x, attention = _example_self_attention()
-    labels = [_token_label(t) for t in tokens]
+    labels = [_shown(t) for t in tokens]
     with torch.no_grad():
         q, k = attention.query(x)[0], attention.key(x)[0]
         scores = q @ k.T
@@ -602,7 +599,7 @@ def attention_context() -> Figure:
     import torch
 
     tokens, x, attention = _example_self_attention()
-    labels = [_token_label(t) for t in tokens]
+    labels = [_shown(t) for t in tokens]
     with torch.no_grad():
         context, weights = attention(x)
         values = attention.value(x)[0]
@@ -670,8 +667,7 @@ def attention_scaling() -> Figure:
 
 # Attention maps of the trained character-level model on the running example, written by
 # `export_attention_maps` from the run's checkpoint and committed, so the site builds without it.
-ATTENTION_MAPS = (Path(__file__).resolve().parents[1] / "docs" / "runs" / "shakespeare-char-cpu"
-                  / "attention.json")
+ATTENTION_MAPS = RUNS_DIR / "shakespeare-char-cpu" / "attention.json"
 
 
 def export_attention_maps(model: Any, tokenizer: Any, text: str, path: str | Path,
@@ -753,7 +749,7 @@ def causal_mask_figure() -> Figure:
     from minigpt.multi_head_attention import causal_mask
     from minigpt.tokenization import GPT2Tokenizer
 
-    labels = [_token_label(t) for t in GPT2Tokenizer().tokens(EXAMPLE_TEXT)]
+    labels = [_shown(t) for t in GPT2Tokenizer().tokens(EXAMPLE_TEXT)]
     mask = causal_mask(len(labels)).int().numpy()
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.imshow(mask, cmap=ListedColormap([(0.54, 0.56, 0.6, 0.15), PALETTE[0]]), vmin=0, vmax=1)
@@ -787,7 +783,7 @@ def masking_figure() -> Figure:
     from minigpt.multi_head_attention import causal_mask
 
     tokens, x, attention = _example_self_attention()
-    labels = [_token_label(t) for t in tokens]
+    labels = [_shown(t) for t in tokens]
     with torch.no_grad():
         q, k = attention.query(x)[0], attention.key(x)[0]
         scaled = q @ k.T / math.sqrt(q.shape[-1])
@@ -814,7 +810,7 @@ def _head_grid(data: dict[str, Any], heads: list[tuple[int, int]], columns: int,
     import numpy as np
 
     weights = np.asarray(data["attention"])
-    labels = [_token_label(t) for t in data["tokens"]]
+    labels = [_shown(t) for t in data["tokens"]]
     rows = -(-len(heads) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(panel * columns, panel * rows + 0.4),
                              squeeze=False)
@@ -1013,7 +1009,7 @@ def residual_stream_norms() -> Figure:
     from minigpt.tokenization import GPT2Tokenizer
 
     tokenizer = GPT2Tokenizer()
-    text = "Every moment is a beginning"
+    text = EXAMPLE_TEXT
     ids = torch.tensor([tokenizer.encode(text)])
     torch.manual_seed(0)
     model = MiniGPT(MiniGPTConfig()).eval()  # GPT-2 small's shape, random initialisation
@@ -1041,9 +1037,6 @@ def residual_stream_norms() -> Figure:
 
 
 # --- Chapter 10: MiniGPT ---
-
-# Committed training runs (chapter 11): docs/runs/<preset>/{metrics.jsonl,run.json,samples.txt}.
-RUNS_DIR = Path(__file__).resolve().parents[1] / "docs" / "runs"
 
 
 def _run_summary(name: str) -> dict[str, Any] | None:

@@ -67,15 +67,6 @@ def _load_mdtools():
 mdtools = _load_mdtools()
 
 
-def _is_run_fence(info: str) -> bool:
-    info = info.strip()
-    if not info.startswith("{"):
-        return False
-    tokens = info.strip("{}").split()
-    classes = [t[1:] for t in tokens if t.startswith(".")]
-    return bool(classes) and classes[0] in ("python", "py", "python3") and "run" in classes[1:]
-
-
 def _docs_markdown_it():
     from markdown_it import MarkdownIt
 
@@ -91,7 +82,7 @@ def _docs_markdown_it():
                 lines.pop()
             if any(mdtools.SNIPPET_LINE.match(line) for line in lines):
                 token.content = "\n".join(expand(lines)) + "\n"
-            if _is_run_fence(token.info):
+            if mdtools.is_run_info(token.info):
                 runs.append(token)
         if _PAGE_RUNNER is not None:
             for token in runs:
@@ -118,7 +109,7 @@ def _page_run_blocks(path: Path) -> list[tuple[int, str]]:
     parser = _docs_markdown_it()
     blocks = []
     for token in parser.parse(path.read_text(encoding="utf-8")):
-        if token.type == "fence" and token.map and _is_run_fence(token.info):
+        if token.type == "fence" and token.map and mdtools.is_run_info(token.info):
             start_line = token.map[0] + 1
             blocks.append((start_line, "\n" * start_line + token.content))
     return blocks
@@ -198,13 +189,18 @@ else:
             page["done"].append(line)
 
 
-def _seeded_states():
+def _seed_all() -> None:
+    """Seed random, NumPy and PyTorch with 0, as the site build does before each page."""
     import numpy as np
     import torch
 
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+def _seeded_states():
+    _seed_all()
     return _random_states()
 
 
@@ -237,20 +233,7 @@ def _seed_markdown_blocks(request, monkeypatch):
     """Code blocks of the guide start as in the site build: same seeds, repository root as cwd."""
     if request.node.get_closest_marker("markdown-docs") is not None:
         monkeypatch.chdir(REPO_ROOT)
-        random.seed(0)
-        try:
-            import numpy as np
-
-            np.random.seed(0)
-        except ImportError:
-            pass
-        try:
-            import torch
-
-            torch.manual_seed(0)
-        except ImportError:
-            pass
-    yield
+        _seed_all()
 
 
 _SEEDED_STATES = _seeded_states() if _PAGE_RUNNER is not None else None

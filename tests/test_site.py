@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from .conftest import DOCS_DIR, REPO_ROOT, mdtools
+from .conftest import DOCS_DIR, NOTEBOOK_SOURCES, REPO_ROOT, mdtools
 
 CHAPTERS = sorted(p.stem for p in DOCS_DIR.glob("[0-9][0-9]-*.md"))
 STUB_MARKER = "<!-- minigpt:stub"
@@ -127,7 +127,8 @@ def test_internal_links_and_images_resolve(built_site):
 def test_pages_load_nothing_from_outside_but_the_math_and_diagram_libraries(built_site):
     external = []
     for page in built_site.pages():
-        for url in _parse(page).assets + [u for u in _parse(page).images if "://" in u]:
+        parsed = _parse(page)
+        for url in [*parsed.assets, *parsed.images]:
             if "://" in url and not url.startswith(ALLOWED_EXTERNAL_ASSETS):
                 external.append(f"{page.relative_to(built_site.dir)}: {url}")
     assert not external, "pages load assets from outside the site:\n" + "\n".join(external)
@@ -197,10 +198,6 @@ def test_run_blocks_show_their_output(built_site):
     assert str(ids) in text, "the printed token ids are not the tokenizer's"
 
 
-def _notebook_sources() -> list[Path]:
-    return sorted((DOCS_DIR / "notebooks").glob("*.py"))
-
-
 def _nav_notebooks() -> list[str]:
     config = mdtools.load_mkdocs_yaml(REPO_ROOT / "mkdocs.yml")
     found = []
@@ -218,7 +215,7 @@ def _nav_notebooks() -> list[str]:
 
 
 def test_nav_lists_exactly_the_notebooks():
-    sources = {f"notebooks/{p.name}" for p in _notebook_sources()}
+    sources = {f"notebooks/{p.name}" for p in NOTEBOOK_SOURCES}
     if not sources:
         pytest.skip("no notebooks in docs/notebooks yet")
     listed = set(_nav_notebooks())
@@ -230,9 +227,9 @@ def test_nav_lists_exactly_the_notebooks():
 
 def test_notebooks_ran_without_errors(built_site):
     pages = sorted((built_site.dir / "notebooks").glob("*/index.html"))
-    if not _notebook_sources():
+    if not NOTEBOOK_SOURCES:
         pytest.skip("no notebooks in docs/notebooks yet")
-    assert len(pages) == len(_notebook_sources()), "not every notebook was rendered"
+    assert len(pages) == len(NOTEBOOK_SOURCES), "not every notebook was rendered"
     problems = []
     for page in pages:
         html = page.read_text(encoding="utf-8")

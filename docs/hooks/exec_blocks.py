@@ -47,6 +47,7 @@ import contextlib
 import io
 import os
 import random
+import re
 import sys
 import traceback
 import types
@@ -57,7 +58,6 @@ from mkdocs.exceptions import PluginError
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mdtools  # noqa: E402
 
-RUN_CLASS = "run"
 OUTPUT_CLASS = "output"
 
 _expanders: dict[int, object] = {}
@@ -72,10 +72,6 @@ def _expander(config):
             mdtools.snippet_expander(options) if options is not None else (lambda lines: lines)
         )
     return _expanders[key]
-
-
-def is_run_block(fence: mdtools.Fence) -> bool:
-    return fence.language in ("python", "py", "python3") and RUN_CLASS in fence.classes[1:]
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -99,7 +95,7 @@ def run_blocks(
         problem = mdtools.bad_fence_info(fence.info)
         if problem:
             raise PluginError(f"{page_name}, line {fence.start + 1}: {problem}")
-    runs = [fence for fence in fences if is_run_block(fence)]
+    runs = [fence for fence in fences if mdtools.is_run_info(fence.info)]
     if not runs:
         return markdown, []
 
@@ -145,7 +141,7 @@ def run_blocks(
         if not output.strip():
             continue
         body = output.rstrip("\n").split("\n")
-        longest = max((len(run) for line in body for run in _backtick_runs(line)), default=0)
+        longest = max((len(run) for line in body for run in re.findall(r"`+", line)), default=0)
         ticks = "`" * max(3, longest + 1)
         block = [
             "",
@@ -156,12 +152,6 @@ def run_blocks(
         ]
         lines[fence.end + 1 : fence.end + 1] = block
     return "\n".join(lines), results
-
-
-def _backtick_runs(line: str) -> list[str]:
-    import re
-
-    return re.findall(r"`+", line)
 
 
 def on_page_markdown(markdown, page, config, files):

@@ -3,6 +3,7 @@
 * `load_mkdocs_yaml`: read mkdocs.yml without MkDocs, tolerating its YAML tags.
 * `snippet_expander`: expand `--8<--` lines exactly as pymdownx.snippets does on the site.
 * `iter_fences`: find the fenced code blocks of a Markdown page, also inside admonitions and tabs.
+* `is_run_info`: whether a fence header is a `{.python .run}` block, executed at build time.
 * `bad_fence_info`: spot fence headers that Material cannot render (```python notest).
 """
 
@@ -146,6 +147,12 @@ class Fence:
             classes = self.classes
             return classes[0] if classes else ""
         return self.info.split()[0] if self.info.split() else ""
+
+
+def is_run_info(info: str) -> bool:
+    """Whether a fence header marks a block the build executes: ```{.python .run ...}."""
+    fence = Fence(0, 0, "", "```", info, [])
+    return fence.language in ("python", "py", "python3") and "run" in fence.classes[1:]
 
 
 def iter_fences(text: str) -> Iterator[Fence]:
