@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # Lab 1: build a tokenizer from scratch
+# # Notebook 1: build a tokenizer from scratch
 #
 # Companion to [Chapter 1, Tokenization](../01-tokenization.md). You will write a character
 # tokenizer and the byte-pair encoding (BPE) algorithm with nothing but Python, check that they

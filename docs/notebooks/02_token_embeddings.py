@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # Lab 2: an embedding table from scratch
+# # Notebook 2: an embedding table from scratch
 #
 # Companion to [Chapter 2, Token embeddings](../02-token-embeddings.md). You will build an
 # embedding lookup two ways, by indexing and as a one-hot matrix product, check that both give

@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # Lab 3: positions from scratch
+# # Notebook 3: positions from scratch
 #
 # Companion to [Chapter 3, Positional embeddings](../03-positional-embeddings.md). You will
 # see that an attention-like mixing step cannot tell word order apart, fix it with a learned
