@@ -38,6 +38,38 @@ def shakespeare_text() -> str:
     return SHAKESPEARE_PATH.read_text(encoding="utf-8")
 
 
+# --- Tiny training runs (tests/test_data.py, test_training.py, test_cli.py) -----------------
+
+TINY_TEXT = (
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread, and leave the other cores to other tests."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """Encoded corpora go to a folder of this test's own."""
+    monkeypatch.setenv("MINIGPT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """A small UTF-8 text file, enough for a char tokenizer and a few tiny batches."""
+    path = tmp_path / "corpus.txt"
+    path.write_text(TINY_TEXT * 30, encoding="utf-8")
+    return path
+
+
 # --- The guide: Markdown code blocks, the site build, the browser (see docs/hooks/) ----------
 #
 # pytest runs every Python block of docs/*.md through pytest-markdown-docs

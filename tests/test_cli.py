@@ -8,36 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from minigpt import __version__
 from minigpt.cli import main
+from tests.conftest import TINY_TEXT
 
-TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
 TINY = ["--block-size", "8", "--embed-dim", "16", "--num-heads", "2", "--num-layers", "1",
         "--batch-size", "4", "--eval-interval", "2", "--eval-iters", "1", "--log-interval", "1",
         "--warmup-iters", "1", "--device", "cpu", "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and leave the other cores to other tests."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINIGPT_CACHE_DIR", str(tmp_path / "cache"))
-
-
-@pytest.fixture
-def corpus(tmp_path) -> Path:
-    path = tmp_path / "corpus.txt"
-    path.write_text(TEXT * 30, encoding="utf-8")
-    return path
+pytestmark = pytest.mark.usefixtures("one_thread", "private_cache")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +26,7 @@ def run_dir(tmp_path_factory) -> Path:
     """One tiny run trained through the CLI, shared by the sampling tests."""
     folder = tmp_path_factory.mktemp("cli-run")
     corpus = folder / "corpus.txt"
-    corpus.write_text(TEXT * 30, encoding="utf-8")
+    corpus.write_text(TINY_TEXT * 30, encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MINIGPT_CACHE_DIR", str(folder / "cache"))
         code = main(["train", "--data", str(corpus), *TINY, "--max-iters", "4",

@@ -23,17 +23,9 @@ from minigpt.data import (
     token_dtype,
 )
 from minigpt.tokenization import CharTokenizer, get_tokenizer
+from tests.conftest import TINY_TEXT
 
-TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and leave the other cores to other tests."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +43,7 @@ def offline_cache(tmp_path, monkeypatch):
 @pytest.fixture
 def corpus(tmp_path) -> Path:
     path = tmp_path / "corpus.txt"
-    path.write_text(TEXT * 30, encoding="utf-8")
+    path.write_text(TINY_TEXT * 30, encoding="utf-8")
     return path
 
 
@@ -59,7 +51,7 @@ def corpus(tmp_path) -> Path:
 def tiny_named_corpus(tmp_path, monkeypatch):
     """Register a named corpus whose canonical file is a tiny local one."""
     source_file = tmp_path / "canonical.txt"
-    source_file.write_text(TEXT, encoding="utf-8")
+    source_file.write_text(TINY_TEXT, encoding="utf-8")
     sha = hashlib.sha256(source_file.read_bytes()).hexdigest()
     source = CorpusSource(url="https://example.invalid/tiny.txt", sha256=sha,
                           filename="tiny.txt", env_var="MINIGPT_TINY_TEST")
@@ -113,7 +105,7 @@ def test_download_is_checked_and_cached(tiny_named_corpus, monkeypatch):
     monkeypatch.setattr(data, "download", fake_download)
     path = resolve_corpus("tiny")
     assert path == data.cache_dir() / "corpora" / "tiny.txt"
-    assert path.read_text(encoding="utf-8") == TEXT
+    assert path.read_text(encoding="utf-8") == TINY_TEXT
     assert resolve_corpus("tiny") == path  # the cached copy: no second download
     assert calls == ["https://example.invalid/tiny.txt"]
 
@@ -216,7 +208,7 @@ def test_the_encoded_ids_are_cached(corpus, monkeypatch):
     assert second.path == first.path
     np.testing.assert_array_equal(second.tokens, first.tokens)
     with pytest.raises(AssertionError, match="encoded again"):  # another tokenizer, another key
-        load_dataset(corpus, CharTokenizer(sorted(set(TEXT)) + ["#"]))
+        load_dataset(corpus, CharTokenizer(sorted(set(TINY_TEXT)) + ["#"]))
 
 
 def test_chunked_encoding_matches_encoding_everything_at_once(tmp_path):

@@ -34,28 +34,7 @@ from minigpt.training import (
     unwrap_model,
 )
 
-TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and leave the other cores to other tests."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINIGPT_CACHE_DIR", str(tmp_path / "cache"))
-
-
-@pytest.fixture
-def corpus(tmp_path) -> Path:
-    path = tmp_path / "corpus.txt"
-    path.write_text(TEXT * 30, encoding="utf-8")
-    return path
+pytestmark = pytest.mark.usefixtures("one_thread", "private_cache")
 
 
 def tiny_config(corpus: Path, out_dir: Path, **overrides) -> TrainConfig:
