@@ -22,14 +22,6 @@
 # and the check below it.
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:
-    %pip install --quiet tiktoken regex
-    print("On Colab, this notebook also needs the minigpt package: clone or upload the MiniGPT "
-          "repository, then run `%pip install -e <path to MiniGPT>` in a cell.")
-
-# %%
 import torch
 from torch import nn
 from torch.nn import functional as F

@@ -22,19 +22,6 @@
 # Each exercise has its solution in the next cell: try it first, then run the solution.
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:
-    # The notebook needs the `minigpt` package from the guide's repository: clone it and run
-    # `pip install -e .` in it (in Colab: `!git clone <repository URL>` then
-    # `%pip install -e <folder>`), then restart the runtime.
-    try:
-        import minigpt  # noqa: F401
-    except ImportError:
-        print("Install the guide's `minigpt` package first: clone the guide's repository and "
-              "run `pip install -e .` in it, then restart the runtime.")
-
-# %%
 import math
 
 import torch

@@ -25,19 +25,6 @@
 # Each exercise has its solution in the next cell: try it first, then run the solution.
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:
-    # This notebook needs the guide's `minigpt` package: clone the guide's
-    # repository (`!git clone <repository URL>`), run `%pip install -e <folder>`,
-    # then restart the runtime.
-    try:
-        import minigpt  # noqa: F401
-    except ImportError:
-        print("Install the guide's `minigpt` package first: clone the guide's "
-              "repository, run `pip install -e .` in it, restart the runtime.")
-
-# %%
 import math
 import time
 
