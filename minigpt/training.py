@@ -802,16 +802,19 @@ class _Trainer:
             self._report(bar, self.evaluate())
         loss_sum = torch.zeros((), device=self.device)
         log_steps, log_time = 0, 0.0
+        mid_step = False
         try:
             with _DeferredInterrupt(active=not self.dist.enabled) as interrupt:
                 while self.step < config.max_iters:
                     lr = learning_rate_at(self.step, config)
                     step_started = time.perf_counter()
+                    mid_step = True  # weights and optimizer may be half-updated until the end
                     if self.step == first_step:  # compiles the model, if asked to
                         loss_sum += self._with_compile_fallback(self.train_step, lr)
                     else:
                         loss_sum += self.train_step(lr)
                     self.step += 1
+                    mid_step = False
                     log_steps += 1
                     info = StepInfo(self.step, config.max_iters, lr, self.model)
                     if self.step % config.log_interval == 0 or self.step == config.max_iters:
@@ -843,10 +846,16 @@ class _Trainer:
                         self.save()
                     for callback in callbacks:
                         callback(info)
-                    if interrupt.requested:
+                    if interrupt.requested and self.step < config.max_iters:
                         raise KeyboardInterrupt
         except KeyboardInterrupt:
             bar.close()
+            if mid_step:  # a second Ctrl-C inside a step: never replace a good checkpoint
+                if is_main and config.checkpoints and config.progress:
+                    kept = (f"the checkpoint of step {self.saved_step} is kept"
+                            if self.saved_step >= 0 else "no checkpoint was saved")
+                    print(f"interrupted inside step {self.step + 1}; {kept}", flush=True)
+                raise
             if self.saved_step != self.step:
                 self.save(collective=False)
             if is_main and config.checkpoints and config.progress:

@@ -226,6 +226,31 @@ def test_ctrl_c_stops_after_the_current_step(corpus, tmp_path):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
+def test_ctrl_c_on_the_last_step_lets_the_run_finish(corpus, tmp_path):
+    def press_ctrl_c(info: StepInfo) -> None:
+        if info.step == info.max_iters:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    result = train(tiny_config(corpus, tmp_path / "run"), callbacks=[press_ctrl_c])
+    assert result.step == 8 and result.run_path.is_file()
+
+
+def test_a_hard_interrupt_inside_a_step_keeps_the_last_good_checkpoint(corpus, tmp_path,
+                                                                      monkeypatch):
+    """A second Ctrl-C can land mid-update: the half-updated weights are never saved."""
+    original = training._Trainer.train_step
+
+    def interrupted_in_step_6(self, lr):
+        if self.step == 5:  # the sixth step; eval_interval=4 saved a checkpoint at step 4
+            raise KeyboardInterrupt
+        return original(self, lr)
+
+    monkeypatch.setattr(training._Trainer, "train_step", interrupted_in_step_6)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(corpus, tmp_path / "run"))
+    assert load_checkpoint(tmp_path / "run")["step"] == 4
+
+
 def test_resume_needs_a_matching_checkpoint(corpus, tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint .*ckpt.pt not found"):
         train(tiny_config(corpus, tmp_path / "nothing", resume=True))
