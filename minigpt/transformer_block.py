@@ -19,6 +19,7 @@ class TransformerBlock(nn.Module):
     sits at the end of both sub-layers (inside `MultiHeadAttention` and `FeedForward`).
     """
 
+    # --8<-- [start:init]
     def __init__(self, config: MiniGPTConfig) -> None:
         super().__init__()
         self.residual = config.residual
@@ -30,6 +31,7 @@ class TransformerBlock(nn.Module):
         self.norm2 = LayerNorm(config.embed_dim, eps=config.layer_norm_eps, bias=config.bias)
         self.feed_forward = FeedForward(config.embed_dim, config.hidden_dim,
                                         dropout=config.dropout, bias=config.bias)
+    # --8<-- [end:init]
 
     # --8<-- [start:forward]
     def forward(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:
