@@ -523,7 +523,8 @@ def _attention_heatmap(ax: Any, matrix: Any, rows: list[str], cols: list[str], *
 
 
 def _example_self_attention() -> tuple[list[str], Any, Any]:
-    """Chapter 4's example: the 5 GPT-2 tokens, seeded random vectors, a seeded random head.
+    """Chapter 4's example: labels of the 5 GPT-2 tokens, seeded random vectors, a seeded
+    random head.
 
     The same calls, in the same order, as the chapter's first code block, so the figures
     show exactly the numbers printed on the page.
@@ -537,7 +538,7 @@ def _example_self_attention() -> tuple[list[str], Any, Any]:
     torch.manual_seed(0)
     x = torch.randn(1, len(tokens), 16)  # stand-in token vectors (batch=1, T=5, embed_dim=16)
     attention = SelfAttention(embed_dim=16, head_dim=8)
-    return tokens, x, attention
+    return [_shown(t) for t in tokens], x, attention
 
 
 @figure("figures/04-qkv.svg")
@@ -545,8 +546,7 @@ def attention_qkv() -> Figure:
     """Step 1: the query, key and value vector of every token of the example."""
     import torch
 
-    tokens, x, attention = _example_self_attention()
-    labels = [_shown(t) for t in tokens]
+    labels, x, attention = _example_self_attention()
     with torch.no_grad():
         parts = {"queries  Q = x W_Q": attention.query(x)[0],
                  "keys  K = x W_K": attention.key(x)[0],
@@ -571,8 +571,7 @@ def attention_scores_to_weights() -> Figure:
 
     import torch
 
-    tokens, x, attention = _example_self_attention()
-    labels = [_shown(t) for t in tokens]
+    labels, x, attention = _example_self_attention()
     with torch.no_grad():
         q, k = attention.query(x)[0], attention.key(x)[0]
         scores = q @ k.T
@@ -598,8 +597,7 @@ def attention_context() -> Figure:
     """Step 5: the context vectors are the weights times the values."""
     import torch
 
-    tokens, x, attention = _example_self_attention()
-    labels = [_shown(t) for t in tokens]
+    labels, x, attention = _example_self_attention()
     with torch.no_grad():
         context, weights = attention(x)
         values = attention.value(x)[0]
@@ -782,12 +780,11 @@ def masking_figure() -> Figure:
 
     from minigpt.multi_head_attention import causal_mask
 
-    tokens, x, attention = _example_self_attention()
-    labels = [_shown(t) for t in tokens]
+    labels, x, attention = _example_self_attention()
     with torch.no_grad():
         q, k = attention.query(x)[0], attention.key(x)[0]
         scaled = q @ k.T / math.sqrt(q.shape[-1])
-        masked = scaled.masked_fill(~causal_mask(len(tokens)), float("-inf"))
+        masked = scaled.masked_fill(~causal_mask(len(labels)), float("-inf"))
         weights = torch.softmax(masked, dim=-1)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.0))
     vmax = float(scaled.abs().max())
