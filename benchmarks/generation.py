@@ -11,17 +11,15 @@ does not depend on what the weights are. On a GPU the model runs in bfloat16.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from report import RESULTS, emit
 
 from minigpt import MiniGPT, MiniGPTConfig
 from minigpt.training import hardware_info, resolve_device, software_info
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def synchronize(device: torch.device) -> None:
@@ -86,11 +84,7 @@ def main() -> None:
         "runs": runs,
         "hardware": hardware_info(device), "software": software_info(),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    out = Path(args.out) if args.out else RESULTS / f"generation-{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n", encoding="utf-8")
+    emit(result, Path(args.out) if args.out else RESULTS / f"generation-{device.type}.json")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import torch
+from report import RESULTS, emit
 
 from minigpt.training import (
     PRESETS,
@@ -28,8 +29,6 @@ from minigpt.training import (
     software_info,
     train,
 )
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def measure(preset: str, device: torch.device, warmup: int, steps: int,
@@ -89,11 +88,7 @@ def main() -> None:
         print(json.dumps(results[-1]), flush=True)
     summary = {"benchmark": "train_presets", "device": str(device), "results": results,
                "hardware": hardware_info(device), "software": software_info()}
-    text = json.dumps(summary, indent=2)
-    print(text)
-    out = Path(args.out) if args.out else RESULTS / f"train_presets-{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n", encoding="utf-8")
+    emit(summary, Path(args.out) if args.out else RESULTS / f"train_presets-{device.type}.json")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Prints one JSON object; `--out FILE` also writes it.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from report import emit
 from torch import nn
 from torch.nn import functional as F
 
@@ -212,11 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": args.steps,
         "results": results,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(report, args.out)
     return report
 
 
