@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from minigpt.tokenization import BPETokenizer
+from minigpt.bpe import BPETokenizer
 
 T = TypeVar("T")
 

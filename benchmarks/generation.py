@@ -29,8 +29,9 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def tokens_per_second(model: MiniGPT, new_tokens: int, use_cache: bool, repeats: int,
-                      batch_size: int) -> dict:
+def tokens_per_second(
+    model: MiniGPT, new_tokens: int, use_cache: bool, repeats: int, batch_size: int
+) -> dict:
     device = next(model.parameters()).device
     prompt = torch.zeros(batch_size, 1, dtype=torch.long, device=device)
     model.generate(prompt, 8, use_cache=use_cache)  # warm-up
@@ -39,20 +40,25 @@ def tokens_per_second(model: MiniGPT, new_tokens: int, use_cache: bool, repeats:
         generator = torch.Generator(device=device).manual_seed(seed)
         synchronize(device)
         start = time.perf_counter()
-        out = model.generate(prompt, new_tokens, temperature=1.0, use_cache=use_cache,
-                             generator=generator)
+        out = model.generate(
+            prompt, new_tokens, temperature=1.0, use_cache=use_cache, generator=generator
+        )
         synchronize(device)
         times.append(time.perf_counter() - start)
         assert out.shape == (batch_size, 1 + new_tokens)
     median = statistics.median(times)
-    return {"use_cache": use_cache, "seconds": round(median, 4),
-            "tokens_per_sec": round(batch_size * new_tokens / median, 1),
-            "all_seconds": [round(t, 4) for t in times]}
+    return {
+        "use_cache": use_cache,
+        "seconds": round(median, 4),
+        "tokens_per_sec": round(batch_size * new_tokens / median, 1),
+        "all_seconds": [round(t, 4) for t in times],
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
@@ -64,25 +70,34 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     torch.manual_seed(0)
-    config = MiniGPTConfig(vocab_size=65, block_size=256, embed_dim=384, num_heads=6,
-                           num_layers=6, dropout=0.0)
+    config = MiniGPTConfig(
+        vocab_size=65, block_size=256, embed_dim=384, num_heads=6, num_layers=6, dropout=0.0
+    )
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     model = MiniGPT(config).to(device=device, dtype=dtype).eval()
     runs = []
     for batch_size in args.batch_size:
         cached = tokens_per_second(model, args.new_tokens, True, args.repeats, batch_size)
         uncached = tokens_per_second(model, args.new_tokens, False, args.repeats, batch_size)
-        runs.append({"batch_size": batch_size, "with_cache": cached, "without_cache": uncached,
-                     "speedup": round(cached["tokens_per_sec"] / uncached["tokens_per_sec"], 2)})
+        runs.append(
+            {
+                "batch_size": batch_size,
+                "with_cache": cached,
+                "without_cache": uncached,
+                "speedup": round(cached["tokens_per_sec"] / uncached["tokens_per_sec"], 2),
+            }
+        )
     result = {
         "benchmark": "generation",
         "model": config.to_dict(),
         "num_parameters": model.num_parameters(),
         "dtype": str(dtype).removeprefix("torch."),
-        "prompt_tokens": 1, "new_tokens": args.new_tokens,
+        "prompt_tokens": 1,
+        "new_tokens": args.new_tokens,
         "device": str(device),
         "runs": runs,
-        "hardware": hardware_info(device), "software": software_info(),
+        "hardware": hardware_info(device),
+        "software": software_info(),
     }
     emit(result, Path(args.out) if args.out else RESULTS / f"generation-{device.type}.json")
 

@@ -31,8 +31,9 @@ from minigpt.training import (
 )
 
 
-def measure(preset: str, device: torch.device, warmup: int, steps: int,
-            compile_model: bool | None) -> dict:
+def measure(
+    preset: str, device: torch.device, warmup: int, steps: int, compile_model: bool | None
+) -> dict:
     samples: list[float] = []
 
     def record(info: StepInfo) -> None:
@@ -40,9 +41,16 @@ def measure(preset: str, device: torch.device, warmup: int, steps: int,
             samples.append(info.tokens_per_sec)
 
     with tempfile.TemporaryDirectory() as out_dir:
-        overrides = dict(max_iters=warmup + steps, log_interval=1, eval_interval=10**9,
-                         eval_iters=1, checkpoints=False, progress=False, out_dir=out_dir,
-                         device=str(device))
+        overrides = dict(
+            max_iters=warmup + steps,
+            log_interval=1,
+            eval_interval=10**9,
+            eval_iters=1,
+            checkpoints=False,
+            progress=False,
+            out_dir=out_dir,
+            device=str(device),
+        )
         if compile_model is not None:
             overrides["compile"] = compile_model
         config = make_config(preset, overrides=overrides)
@@ -54,21 +62,28 @@ def measure(preset: str, device: torch.device, warmup: int, steps: int,
         "tokens_per_sec": round(statistics.median(samples), 1),
         "tokens_per_step": result.summary["tokens_per_step"],
         "num_parameters": result.summary["num_parameters"],
-        "warmup_steps": warmup, "measured_steps": steps,
-        "compiled": result.summary["compiled"], "dtype": result.summary["dtype"],
+        "warmup_steps": warmup,
+        "measured_steps": steps,
+        "compiled": result.summary["compiled"],
+        "dtype": result.summary["dtype"],
         "seconds_total": round(seconds, 1),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--presets", nargs="+", default=sorted(PRESETS), choices=sorted(PRESETS))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--warmup", type=int, default=None, help="warm-up steps per preset")
     parser.add_argument("--steps", type=int, default=None, help="measured steps per preset")
-    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                        help="override the presets' torch.compile setting")
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="override the presets' torch.compile setting",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", default=None, help="result file (default: results/...)")
     args = parser.parse_args()
@@ -86,8 +101,13 @@ def main() -> None:
             compile_model = False  # inductor on a CPU takes minutes to compile
         results.append(measure(preset, device, warmup, steps, compile_model))
         print(json.dumps(results[-1]), flush=True)
-    summary = {"benchmark": "train_presets", "device": str(device), "results": results,
-               "hardware": hardware_info(device), "software": software_info()}
+    summary = {
+        "benchmark": "train_presets",
+        "device": str(device),
+        "results": results,
+        "hardware": hardware_info(device),
+        "software": software_info(),
+    }
     emit(summary, Path(args.out) if args.out else RESULTS / f"train_presets-{device.type}.json")
 
 

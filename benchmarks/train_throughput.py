@@ -31,9 +31,17 @@ from torch.nn import functional as F
 from minigpt import MiniGPT, MiniGPTConfig
 
 # Dense bf16 peak FLOP/s by device-name fragment (vendor datasheets, no sparsity).
-PEAK_BF16_FLOPS = {"H200": 989e12, "H100 SXM": 989e12, "H100 NVL": 835e12, "H100 PCIe": 756e12,
-                   "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12,
-                   "RTX 4090": 165e12}
+PEAK_BF16_FLOPS = {
+    "H200": 989e12,
+    "H100 SXM": 989e12,
+    "H100 NVL": 835e12,
+    "H100 PCIe": 756e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "A10": 125e12,
+    "RTX 4090": 165e12,
+}
 
 
 @dataclass(frozen=True)
@@ -58,9 +66,15 @@ SIZES = {
 
 
 def build_minigpt(size: Size) -> nn.Module:
-    config = MiniGPTConfig(vocab_size=size.vocab_size, block_size=size.block_size,
-                           embed_dim=size.embed_dim, num_heads=size.num_heads,
-                           num_layers=size.num_layers, dropout=size.dropout, vocab_multiple=64)
+    config = MiniGPTConfig(
+        vocab_size=size.vocab_size,
+        block_size=size.block_size,
+        embed_dim=size.embed_dim,
+        num_heads=size.num_heads,
+        num_layers=size.num_layers,
+        dropout=size.dropout,
+        vocab_multiple=64,
+    )
     model = MiniGPT(config)
 
     def loss_fn(ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -72,10 +86,18 @@ def build_minigpt(size: Size) -> nn.Module:
 def build_transformers(size: Size):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    config = GPT2Config(vocab_size=size.vocab_size, n_positions=size.block_size,
-                        n_embd=size.embed_dim, n_layer=size.num_layers, n_head=size.num_heads,
-                        resid_pdrop=size.dropout, embd_pdrop=size.dropout,
-                        attn_pdrop=size.dropout, bos_token_id=0, eos_token_id=0)
+    config = GPT2Config(
+        vocab_size=size.vocab_size,
+        n_positions=size.block_size,
+        n_embd=size.embed_dim,
+        n_layer=size.num_layers,
+        n_head=size.num_heads,
+        resid_pdrop=size.dropout,
+        embd_pdrop=size.dropout,
+        attn_pdrop=size.dropout,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     config._attn_implementation = "sdpa"
     model = GPT2LMHeadModel(config)
 
@@ -89,10 +111,17 @@ def build_transformers(size: Size):
 def build_llms_from_scratch(size: Size):
     from llms_from_scratch.ch04 import GPTModel
 
-    model = GPTModel({"vocab_size": size.vocab_size, "context_length": size.block_size,
-                      "emb_dim": size.embed_dim, "n_heads": size.num_heads,
-                      "n_layers": size.num_layers, "drop_rate": size.dropout,
-                      "qkv_bias": True})
+    model = GPTModel(
+        {
+            "vocab_size": size.vocab_size,
+            "context_length": size.block_size,
+            "emb_dim": size.embed_dim,
+            "n_heads": size.num_heads,
+            "n_layers": size.num_layers,
+            "drop_rate": size.dropout,
+            "qkv_bias": True,
+        }
+    )
 
     def loss_fn(ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(model(ids).flatten(0, 1).float(), targets.flatten())
@@ -121,8 +150,9 @@ def peak_flops(device: torch.device) -> float | None:
     return next((peak for key, peak in PEAK_BF16_FLOPS.items() if key in name), None)
 
 
-def measure(name: str, size: Size, device: torch.device, steps: int, warmup: int,
-            compile_model: bool) -> dict:
+def measure(
+    name: str, size: Size, device: torch.device, steps: int, warmup: int, compile_model: bool
+) -> dict:
     torch.manual_seed(0)
     try:
         model, loss_fn = IMPLEMENTATIONS[name](size)
@@ -167,21 +197,33 @@ def measure(name: str, size: Size, device: torch.device, steps: int, warmup: int
         "mfu": round(flops * tokens_per_sec / peak, 4) if peak else None,
         "final_loss": round(final_loss, 4),
         "peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
-        if cuda else None,
+        if cuda
+        else None,
     }
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", choices=sorted(SIZES), action="append",
-                        help="model size (repeatable; default: shakespeare-char and gpt2-124m)")
-    parser.add_argument("--implementations", default=",".join(IMPLEMENTATIONS),
-                        help="comma-separated subset of " + ", ".join(IMPLEMENTATIONS))
+    parser.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        action="append",
+        help="model size (repeatable; default: shakespeare-char and gpt2-124m)",
+    )
+    parser.add_argument(
+        "--implementations",
+        default=",".join(IMPLEMENTATIONS),
+        help="comma-separated subset of " + ", ".join(IMPLEMENTATIONS),
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                        help="torch.compile every model (default: on for CUDA)")
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile every model (default: on for CUDA)",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -195,8 +237,10 @@ def main(argv: list[str] | None = None) -> dict:
     results = []
     for size_name in args.size or ["shakespeare-char", "gpt2-124m"]:
         size = SIZES[size_name]
-        runs = [measure(name, size, device, args.steps, args.warmup, compile_model)
-                for name in args.implementations.split(",")]
+        runs = [
+            measure(name, size, device, args.steps, args.warmup, compile_model)
+            for name in args.implementations.split(",")
+        ]
         ours = next((r for r in runs if r["implementation"] == "minigpt"), None)
         for run in runs:
             if ours and "tokens_per_sec" in run and run is not ours:
@@ -204,7 +248,8 @@ def main(argv: list[str] | None = None) -> dict:
         results.append({"size": size_name, **size.__dict__, "runs": runs})
     report = {
         "benchmark": "train_throughput",
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda"
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
         else platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "precision": "bf16 autocast" if device.type == "cuda" else "fp32",

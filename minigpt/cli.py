@@ -58,8 +58,14 @@ examples:
 """
 
 
-METAVARS = {"data": "NAME_OR_PATH", "tokenizer": "NAME_OR_PATH", "out_dir": "DIR",
-            "device": "DEVICE", "dtype": "DTYPE", "positional": "KIND"}
+METAVARS = {
+    "data": "NAME_OR_PATH",
+    "tokenizer": "NAME_OR_PATH",
+    "out_dir": "DIR",
+    "device": "DEVICE",
+    "dtype": "DTYPE",
+    "positional": "KIND",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,76 +105,143 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training settings (TrainConfig fields)")
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        kinds = [t for t in (typing.get_args(hints[f.name]) or (hints[f.name],))
-                 if t is not type(None)]
+        kinds = [
+            t for t in (typing.get_args(hints[f.name]) or (hints[f.name],)) if t is not type(None)
+        ]
         kind, optional = kinds[0], type(None) in typing.get_args(hints[f.name])
         comment = comments.get(f.name, "")
         help_text = f"{comment} (default: {f.default})" if comment else f"default: {f.default}"
         help_text = help_text.replace("%", "%%")
         if kind is bool:
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                               default=argparse.SUPPRESS, help=help_text)
+            group.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
+            )
         else:
             metavar = METAVARS.get(f.name, kind.__name__.upper())
-            group.add_argument(flag, dest=f.name, type=_optional(kind) if optional else kind,
-                               default=argparse.SUPPRESS, metavar=metavar, help=help_text)
+            group.add_argument(
+                flag,
+                dest=f.name,
+                type=_optional(kind) if optional else kind,
+                default=argparse.SUPPRESS,
+                metavar=metavar,
+                help=help_text,
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .training import PRESETS
 
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="minigpt", description="MiniGPT: a GPT built one component at a "
-                     "time in PyTorch.", epilog=EXAMPLES, formatter_class=formatter)
+    parser = _Parser(
+        prog="minigpt",
+        description="MiniGPT: a GPT built one component at a time in PyTorch.",
+        epilog=EXAMPLES,
+        formatter_class=formatter,
+    )
     parser.add_argument("--version", action="version", version=f"minigpt {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     tokenize = commands.add_parser(
-        "tokenize", help="show how a tokenizer splits text", formatter_class=formatter,
+        "tokenize",
+        help="show how a tokenizer splits text",
+        formatter_class=formatter,
         description="Print the tokens of TEXT and their ids as a table.",
         epilog='examples:\n  minigpt tokenize "unbelievable!"\n'
-               '  minigpt tokenize "To be" --tokenizer char --data tinyshakespeare\n')
+        '  minigpt tokenize "To be" --tokenizer char --data tinyshakespeare\n',
+    )
     tokenize.add_argument("text", metavar="TEXT")
-    tokenize.add_argument("--tokenizer", default="gpt2",
-                          help='"gpt2" (default), "char", or a saved BPE file')
-    tokenize.add_argument("--data", default=None, metavar="NAME_OR_PATH",
-                          help="corpus whose characters make the char vocabulary "
-                               "(default: the text itself)")
+    tokenize.add_argument(
+        "--tokenizer", default="gpt2", help='"gpt2" (default), "char", or a saved BPE file'
+    )
+    tokenize.add_argument(
+        "--data",
+        default=None,
+        metavar="NAME_OR_PATH",
+        help="corpus whose characters make the char vocabulary (default: the text itself)",
+    )
     tokenize.set_defaults(handler=_tokenize)
 
     train = commands.add_parser(
-        "train", help="train a model", formatter_class=formatter, epilog=TRAIN_EXAMPLES,
-        description="Train a MiniGPT; writes ckpt.pt, metrics.jsonl and run.json to --out-dir.")
-    train.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                       help="start from a named configuration")
-    train.add_argument("--config", dest="config_file", metavar="FILE", default=None,
-                       help="a TOML file of settings (overrides the preset)")
+        "train",
+        help="train a model",
+        formatter_class=formatter,
+        epilog=TRAIN_EXAMPLES,
+        description="Train a MiniGPT; writes ckpt.pt, metrics.jsonl and run.json to --out-dir.",
+    )
+    train.add_argument(
+        "--preset", choices=sorted(PRESETS), default=None, help="start from a named configuration"
+    )
+    train.add_argument(
+        "--config",
+        dest="config_file",
+        metavar="FILE",
+        default=None,
+        help="a TOML file of settings (overrides the preset)",
+    )
     _add_config_flags(train)
     train.set_defaults(handler=_train)
 
     sample = commands.add_parser(
-        "sample", help="generate text from a checkpoint", formatter_class=formatter,
+        "sample",
+        help="generate text from a checkpoint",
+        formatter_class=formatter,
         epilog=SAMPLE_EXAMPLES,
-        description="Stream text from a trained model as it is generated.")
-    sample.add_argument("--checkpoint", required=True, metavar="PATH",
-                        help="a ckpt.pt file or the run folder holding it")
+        description="Stream text from a trained model as it is generated.",
+    )
+    sample.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="PATH",
+        help="a ckpt.pt file or the run folder holding it",
+    )
     sample.add_argument("--prompt", default="", help="text to continue (default: start fresh)")
     sample.add_argument("--max-new-tokens", type=_non_negative, default=500, metavar="N")
-    sample.add_argument("--temperature", type=float, default=0.8, metavar="T",
-                        help="0 is greedy; below 1 sharper, above 1 flatter (default: 0.8)")
-    sample.add_argument("--top-k", type=int, default=None, metavar="K",
-                        help="sample only among the K most likely tokens")
-    sample.add_argument("--top-p", type=float, default=None, metavar="P",
-                        help="sample only among the most likely tokens whose probabilities "
-                             "add up to P")
-    sample.add_argument("--seed", type=int, default=None, metavar="S",
-                        help="make the output reproducible (sample i uses S + i)")
-    sample.add_argument("--no-cache", dest="use_cache", action="store_false",
-                        help="recompute every position at each step (no KV cache)")
+    sample.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        metavar="T",
+        help="0 is greedy; below 1 sharper, above 1 flatter (default: 0.8)",
+    )
+    sample.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        metavar="K",
+        help="sample only among the K most likely tokens",
+    )
+    sample.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        metavar="P",
+        help="sample only among the most likely tokens whose probabilities add up to P",
+    )
+    sample.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="make the output reproducible (sample i uses S + i)",
+    )
+    sample.add_argument(
+        "--no-cache",
+        dest="use_cache",
+        action="store_false",
+        help="recompute every position at each step (no KV cache)",
+    )
     sample.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
     sample.add_argument("--num-samples", type=_positive, default=1, metavar="N")
-    sample.add_argument("--out", default=None, metavar="FILE",
-                        help="also write the samples, with their settings, to FILE")
+    sample.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="also write the samples, with their settings, to FILE",
+    )
     sample.set_defaults(handler=_sample)
     return parser
 
@@ -224,42 +297,50 @@ def _tokenize(args: argparse.Namespace) -> int:
     ids = tokenizer.encode(args.text)
     # Bytes of a partial character are shown as \\xNN by tokens(); keep one backslash.
     pieces = [repr(token).replace("\\\\x", "\\x") for token in tokenizer.tokens(args.text)]
-    rows = [("#", "id", "token")] + [(str(i), str(t), p) for i, (t, p) in
-                                     enumerate(zip(ids, pieces, strict=True))]
+    rows = [("#", "id", "token")] + [
+        (str(i), str(t), p) for i, (t, p) in enumerate(zip(ids, pieces, strict=True))
+    ]
     widths = [max(len(row[c]) for row in rows) for c in range(2)]
     for index, token_id, piece in rows:
         print(f"{index:>{widths[0]}}  {token_id:>{widths[1]}}  {piece}")
-    print(f"{len(ids)} tokens for {len(args.text)} characters "
-          f"({tokenizer.name} tokenizer, vocabulary of {tokenizer.vocab_size:,})")
+    print(
+        f"{len(ids)} tokens for {len(args.text)} characters "
+        f"({tokenizer.name} tokenizer, vocabulary of {tokenizer.vocab_size:,})"
+    )
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
     from .training import CHECKPOINT_NAME, load_checkpoint, make_config, train
 
-    overrides = {f.name: getattr(args, f.name) for f in _config_fields()
-                 if hasattr(args, f.name)}
+    overrides = {f.name: getattr(args, f.name) for f in _config_fields() if hasattr(args, f.name)}
     config = make_config(args.preset, args.config_file, overrides)
     if config.resume:  # continue with the checkpoint's settings, changed only where asked
         path = Path(config.out_dir) / CHECKPOINT_NAME
         if not path.is_file():
             raise FileNotFoundError(f"nothing to resume: checkpoint {path} not found")
         saved = load_checkpoint(path, mmap=True).get("train_config") or {}
-        config = make_config(args.preset, args.config_file, overrides,
-                             base={**saved, "resume": True})
+        config = make_config(
+            args.preset, args.config_file, overrides, base={**saved, "resume": True}
+        )
     try:
         result = train(config)
     except KeyboardInterrupt:
         # No checkpoint yet when stopped before training began (e.g. while encoding the corpus).
         if config.checkpoints and (Path(config.out_dir) / CHECKPOINT_NAME).is_file():
-            print(f"minigpt train: interrupted; continue with: minigpt train --resume "
-                  f"--out-dir {config.out_dir}", file=sys.stderr)
+            print(
+                f"minigpt train: interrupted; continue with: minigpt train --resume "
+                f"--out-dir {config.out_dir}",
+                file=sys.stderr,
+            )
         else:
             print("minigpt train: interrupted", file=sys.stderr)
         return 130
-    print(f"done: step {result.step}, train loss {_fmt(result.train_loss)}, val loss "
-          f"{_fmt(result.val_loss)}, {result.wall_time_s:.1f} s, "
-          f"{result.tokens_per_sec:,.0f} tokens/s; files in {result.out_dir}")
+    print(
+        f"done: step {result.step}, train loss {_fmt(result.train_loss)}, val loss "
+        f"{_fmt(result.val_loss)}, {result.wall_time_s:.1f} s, "
+        f"{result.tokens_per_sec:,.0f} tokens/s; files in {result.out_dir}"
+    )
     return 0
 
 
@@ -274,7 +355,8 @@ def _fmt(value: float | None) -> str:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from .sampling import check_sampling_options, stream_text
+    from .generation import stream_text
+    from .sampling import check_sampling_options
     from .training import checkpoint_path, load_checkpoint, load_model
 
     check_sampling_options(args.temperature, args.top_k, args.top_p)
@@ -291,20 +373,33 @@ def _sample(args: argparse.Namespace) -> int:
             print(f"--- sample {i + 1} (seed {seed}) ---", flush=True)
         print(args.prompt, end="", flush=True)
         pieces = [args.prompt]
-        for piece in stream_text(model, tokenizer, args.prompt, args.max_new_tokens,
-                                 args.temperature, args.top_k, args.top_p, seed, args.use_cache):
+        for piece in stream_text(
+            model,
+            tokenizer,
+            args.prompt,
+            args.max_new_tokens,
+            args.temperature,
+            args.top_k,
+            args.top_p,
+            seed,
+            args.use_cache,
+        ):
             print(piece, end="", flush=True)
             pieces.append(piece)
         print(flush=True)
         samples.append((seed, "".join(pieces)))
     if args.out is not None:
-        header = (f"# MiniGPT samples from {checkpoint_path(args.checkpoint)} (step {step})\n"
-                  f"# temperature={args.temperature} top_k={args.top_k} top_p={args.top_p} "
-                  f"max_new_tokens={args.max_new_tokens} use_cache={args.use_cache} "
-                  f"prompt={args.prompt!r}\n")
-        body = "".join(f"\n=== sample {i + 1} · seed {seed} · temperature {args.temperature} · "
-                       f"prompt {args.prompt!r} ===\n{text}\n"
-                       for i, (seed, text) in enumerate(samples))
+        header = (
+            f"# MiniGPT samples from {checkpoint_path(args.checkpoint)} (step {step})\n"
+            f"# temperature={args.temperature} top_k={args.top_k} top_p={args.top_p} "
+            f"max_new_tokens={args.max_new_tokens} use_cache={args.use_cache} "
+            f"prompt={args.prompt!r}\n"
+        )
+        body = "".join(
+            f"\n=== sample {i + 1} · seed {seed} · temperature {args.temperature} · "
+            f"prompt {args.prompt!r} ===\n{text}\n"
+            for i, (seed, text) in enumerate(samples)
+        )
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(header + body, encoding="utf-8")

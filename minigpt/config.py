@@ -36,8 +36,15 @@ class MiniGPTConfig:
     def __post_init__(self) -> None:
         if self.hidden_dim is None:
             self.hidden_dim = 4 * self.embed_dim
-        for name in ("vocab_size", "block_size", "embed_dim", "num_heads", "hidden_dim",
-                     "num_layers", "vocab_multiple"):
+        for name in (
+            "vocab_size",
+            "block_size",
+            "embed_dim",
+            "num_heads",
+            "hidden_dim",
+            "num_layers",
+            "vocab_multiple",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")

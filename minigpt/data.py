@@ -155,15 +155,21 @@ def read_text_chunks(path: str | os.PathLike[str], chunk_chars: int = 1 << 20) -
         with open(path, encoding="utf-8", newline="") as f:
             for line in f:
                 previous = buffer[-1] if buffer else ""
-                if (size >= chunk_chars and line[:1] and not line[:1].isspace()
-                        and len(previous) > 1 and not previous[-2].isspace()):
+                if (
+                    size >= chunk_chars
+                    and line[:1]
+                    and not line[:1].isspace()
+                    and len(previous) > 1
+                    and not previous[-2].isspace()
+                ):
                     yield "".join(buffer)
                     buffer, size = [], 0
                 buffer.append(line)
                 size += len(line)
     except UnicodeDecodeError as err:
-        raise ValueError(f"corpus {path} is not UTF-8 text ({err.reason} at byte "
-                         f"{err.start} of a block)") from None
+        raise ValueError(
+            f"corpus {path} is not UTF-8 text ({err.reason} at byte {err.start} of a block)"
+        ) from None
     if buffer:
         yield "".join(buffer)
 
@@ -198,8 +204,9 @@ def token_dtype(vocab_size: int) -> np.dtype:
 
 
 # --8<-- [start:encode_corpus]
-def encode_corpus(corpus: Path, tokenizer: Tokenizer, destination: Path,
-                  chunk_chars: int = 1 << 20) -> int:
+def encode_corpus(
+    corpus: Path, tokenizer: Tokenizer, destination: Path, chunk_chars: int = 1 << 20
+) -> int:
     """Encode a text file piece by piece into a flat binary file of ids; returns their count.
 
     Only one piece of text is in memory at a time, so the corpus may be larger than RAM.
@@ -212,7 +219,7 @@ def encode_corpus(corpus: Path, tokenizer: Tokenizer, destination: Path,
             ids.tofile(f)
             count += len(ids)
     return count
-# --8<-- [end:encode_corpus]
+    # --8<-- [end:encode_corpus]
 
 
 @dataclass
@@ -248,8 +255,12 @@ class TokenDataset:
         return self.train if name == "train" else self.val
 
 
-def load_dataset(data: str | os.PathLike[str], tokenizer: str | os.PathLike[str] | Tokenizer
-                 = "char", val_fraction: float = 0.1, cache: bool = True) -> TokenDataset:
+def load_dataset(
+    data: str | os.PathLike[str],
+    tokenizer: str | os.PathLike[str] | Tokenizer = "char",
+    val_fraction: float = 0.1,
+    cache: bool = True,
+) -> TokenDataset:
     """Encode the corpus `data` (a name or a path) with `tokenizer` and memory-map the ids.
 
     The ids are stored under `cache_dir()/tokens/<corpus hash>-<tokenizer fingerprint>/`, so the
@@ -266,15 +277,22 @@ def load_dataset(data: str | os.PathLike[str], tokenizer: str | os.PathLike[str]
     bin_path, meta_path = folder / "tokens.bin", folder / "meta.json"
     dtype = token_dtype(tok.vocab_size)
     meta = _read_meta(meta_path) if cache else None
-    if not (meta and bin_path.is_file()
-            and bin_path.stat().st_size == meta["num_tokens"] * dtype.itemsize):
+    if not (
+        meta
+        and bin_path.is_file()
+        and bin_path.stat().st_size == meta["num_tokens"] * dtype.itemsize
+    ):
         folder.mkdir(parents=True, exist_ok=True)
         suffix = f".{os.getpid()}.part"
         temporary = bin_path.with_name(bin_path.name + suffix)
         try:
             count = encode_corpus(corpus, tok, temporary)
-            meta = {"num_tokens": count, "dtype": dtype.name, "corpus": str(corpus),
-                    "tokenizer": tok.to_dict()}
+            meta = {
+                "num_tokens": count,
+                "dtype": dtype.name,
+                "corpus": str(corpus),
+                "tokenizer": tok.to_dict(),
+            }
             os.replace(temporary, bin_path)
             write_text_atomic(meta_path, json.dumps(meta, ensure_ascii=False))
         finally:
@@ -303,8 +321,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 # --8<-- [start:get_batch]
-def get_batch(tokens: np.ndarray, batch_size: int, block_size: int,
-              generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def get_batch(
+    tokens: np.ndarray, batch_size: int, block_size: int, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
     """`batch_size` random blocks of `block_size` ids, and the same blocks shifted by one.
 
     Target `y[b, t]` is the token that follows input `x[b, t]`: the model learns to predict
@@ -319,7 +338,7 @@ def blocks_at(tokens: np.ndarray, starts: Tensor, block_size: int) -> tuple[Tens
     x = np.stack([tokens[s : s + block_size] for s in starts.tolist()]).astype(np.int64)
     y = np.stack([tokens[s + 1 : s + 1 + block_size] for s in starts.tolist()]).astype(np.int64)
     return torch.from_numpy(x), torch.from_numpy(y)
-# --8<-- [end:get_batch]
+    # --8<-- [end:get_batch]
 
 
 def check_split_size(tokens: np.ndarray, block_size: int, name: str = "data") -> None:
@@ -346,8 +365,15 @@ class BatchSampler:
     run draws exactly the batches the uninterrupted run would have drawn.
     """
 
-    def __init__(self, tokens: np.ndarray, batch_size: int, block_size: int, seed: int = 0,
-                 device: str | torch.device = "cpu", name: str = "train") -> None:
+    def __init__(
+        self,
+        tokens: np.ndarray,
+        batch_size: int,
+        block_size: int,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        name: str = "train",
+    ) -> None:
         check_split_size(tokens, block_size, name)
         self.tokens, self.batch_size, self.block_size = tokens, batch_size, block_size
         self.device = torch.device(device)
@@ -362,18 +388,27 @@ class BatchSampler:
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         self.generator.set_state(state["generator"])
-# --8<-- [end:batch_sampler]
+        # --8<-- [end:batch_sampler]
 
 
 class FixedBatches:
     """The same `num_batches` batches every time: evaluations compare like with like."""
 
-    def __init__(self, tokens: np.ndarray, num_batches: int, batch_size: int, block_size: int,
-                 seed: int = 0, device: str | torch.device = "cpu", name: str = "val") -> None:
+    def __init__(
+        self,
+        tokens: np.ndarray,
+        num_batches: int,
+        batch_size: int,
+        block_size: int,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        name: str = "val",
+    ) -> None:
         check_split_size(tokens, block_size, name)
         generator = torch.Generator().manual_seed(seed)
-        self.starts = torch.randint(len(tokens) - block_size, (num_batches, batch_size),
-                                    generator=generator)
+        self.starts = torch.randint(
+            len(tokens) - block_size, (num_batches, batch_size), generator=generator
+        )
         self.tokens, self.block_size = tokens, block_size
         self.device = torch.device(device)
 

@@ -14,8 +14,9 @@ class FeedForward(nn.Module):
     non-linearity there, and projects back. GELU uses the tanh approximation, as GPT-2.
     """
 
-    def __init__(self, embed_dim: int, hidden_dim: int | None = None, dropout: float = 0.0,
-                 bias: bool = True) -> None:
+    def __init__(
+        self, embed_dim: int, hidden_dim: int | None = None, dropout: float = 0.0, bias: bool = True
+    ) -> None:
         super().__init__()
         hidden_dim = 4 * embed_dim if hidden_dim is None else hidden_dim
         self.expand = nn.Linear(embed_dim, hidden_dim, bias=bias)
@@ -25,4 +26,4 @@ class FeedForward(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.dropout(self.project(self.activation(self.expand(x))))
-# --8<-- [end:feed_forward]
+        # --8<-- [end:feed_forward]

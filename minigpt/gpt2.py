@@ -59,8 +59,9 @@ def _strip_prefix(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return {k.removeprefix("transformer."): v for k, v in state_dict.items()}
 
 
-def config_from_gpt2(state_dict: Mapping[str, Tensor], hf_config: Mapping | None = None,
-                     **overrides) -> MiniGPTConfig:
+def config_from_gpt2(
+    state_dict: Mapping[str, Tensor], hf_config: Mapping | None = None, **overrides
+) -> MiniGPTConfig:
     """Work out a MiniGPTConfig from a checkpoint's config.json or, failing that, its shapes."""
     weights = _strip_prefix(state_dict)
     for needed in ("wte.weight", "wpe.weight"):
@@ -105,8 +106,10 @@ def gpt2_to_minigpt(state_dict: Mapping[str, Tensor], num_layers: int) -> dict[s
     names = gpt2_name_map(num_layers)
     for hf_name in weights:
         if hf_name not in names:
-            raise ValueError(f"unexpected weight 'transformer.{hf_name}' in the GPT-2 checkpoint "
-                             f"(the model has {num_layers} layers)")
+            raise ValueError(
+                f"unexpected weight 'transformer.{hf_name}' in the GPT-2 checkpoint "
+                f"(the model has {num_layers} layers)"
+            )
     converted = {}
     for hf_name, our_name in names.items():
         if hf_name not in weights:

@@ -28,4 +28,4 @@ class LayerNorm(nn.Module):
         normalized = (x - mean) / torch.sqrt(variance + self.eps)
         output = normalized * self.weight
         return output + self.bias if self.bias is not None else output
-# --8<-- [end:layer_norm]
+        # --8<-- [end:layer_norm]

@@ -32,8 +32,11 @@ class MiniGPT(nn.Module):
         super().__init__()
         self.config = config
         self.token_embedding = TokenEmbedding(config.padded_vocab_size, config.embed_dim)
-        positional = (LearnedPositionalEmbedding if config.positional == "learned"
-                      else SinusoidalPositionalEmbedding)
+        positional = (
+            LearnedPositionalEmbedding
+            if config.positional == "learned"
+            else SinusoidalPositionalEmbedding
+        )
         self.position_embedding = positional(config.block_size, config.embed_dim)
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.num_layers))
@@ -47,7 +50,7 @@ class MiniGPT(nn.Module):
         for name, param in self.named_parameters():
             if name.endswith(("attention.output.weight", "feed_forward.project.weight")):
                 nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * config.num_layers))
-    # --8<-- [end:init]
+        # --8<-- [end:init]
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -60,8 +63,9 @@ class MiniGPT(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     # --8<-- [start:forward]
-    def forward(self, ids: Tensor, targets: Tensor | None = None,
-                kv_caches: list[KVCache] | None = None) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, ids: Tensor, targets: Tensor | None = None, kv_caches: list[KVCache] | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """Logits (batch, seq_len, vocab_size) and, given targets, the cross-entropy loss.
 
         With `vocab_multiple > 1` the padding columns take part in the training softmax (they
@@ -77,17 +81,17 @@ class MiniGPT(nn.Module):
         logits = self.output(self.final_norm(x))
         loss = None
         if targets is not None:  # predict token t+1 from tokens ≤ t, at every position
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
-                                   ignore_index=-1)
-        return logits[..., :self.config.vocab_size], loss  # drop padding columns, if any
-    # --8<-- [end:forward]
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-1)
+        return logits[..., : self.config.vocab_size], loss  # drop padding columns, if any
+        # --8<-- [end:forward]
 
     def _check_input(self, ids: Tensor, targets: Tensor | None, past: int) -> None:
         check_token_ids(ids, self.config.vocab_size)
         if ids.dim() != 2:
             hint = "; add a batch dimension with ids.unsqueeze(0)" if ids.dim() == 1 else ""
-            raise ValueError(f"token ids must have shape (batch, seq_len), got shape "
-                             f"{tuple(ids.shape)}{hint}")
+            raise ValueError(
+                f"token ids must have shape (batch, seq_len), got shape {tuple(ids.shape)}{hint}"
+            )
         if ids.shape[1] == 0:
             raise ValueError("token ids are empty: give at least one token")
         if past + ids.shape[1] > self.config.block_size:
@@ -97,8 +101,10 @@ class MiniGPT(nn.Module):
                 f"{self.config.block_size} tokens"
             )
         if targets is not None and targets.shape != ids.shape:
-            raise ValueError(f"targets shape {tuple(targets.shape)} must match token ids shape "
-                             f"{tuple(ids.shape)}")
+            raise ValueError(
+                f"targets shape {tuple(targets.shape)} must match token ids shape "
+                f"{tuple(ids.shape)}"
+            )
 
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
         """Number of distinct parameters (a tied output layer counts once).
@@ -115,26 +121,43 @@ class MiniGPT(nn.Module):
 
     # --8<-- [start:generate]
     @torch.no_grad()
-    def generate(self, ids: Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None, use_cache: bool = True,
-                 eot_token: int | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
+    def generate(
+        self,
+        ids: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        use_cache: bool = True,
+        eot_token: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """Append `max_new_tokens` sampled tokens to `ids`; returns prompt + new ids.
 
         `temperature=0` is greedy decoding. Generation stops early once every sequence
         has produced `eot_token` (finished sequences are padded with it).
         """
-        new_tokens = list(self.stream(ids, max_new_tokens, temperature, top_k, top_p,
-                                      use_cache, eot_token, generator))
+        new_tokens = list(
+            self.stream(
+                ids, max_new_tokens, temperature, top_k, top_p, use_cache, eot_token, generator
+            )
+        )
         return torch.cat([ids, *new_tokens], dim=1)
-    # --8<-- [end:generate]
+        # --8<-- [end:generate]
 
     # --8<-- [start:stream]
     @torch.no_grad()
-    def stream(self, ids: Tensor, max_new_tokens: int, temperature: float = 1.0,
-               top_k: int | None = None, top_p: float | None = None, use_cache: bool = True,
-               eot_token: int | None = None,
-               generator: torch.Generator | None = None) -> Iterator[Tensor]:
+    def stream(
+        self,
+        ids: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        use_cache: bool = True,
+        eot_token: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[Tensor]:
         """Yield the next token ids (batch, 1) one step at a time.
 
         The model sees at most the last `block_size` tokens. With `use_cache`, the keys and
@@ -147,7 +170,7 @@ class MiniGPT(nn.Module):
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
         check_token_ids(ids, self.config.vocab_size)  # a clear TypeError before indexing
-        self._check_input(ids[:, -self.config.block_size:] if ids.dim() == 2 else ids, None, 0)
+        self._check_input(ids[:, -self.config.block_size :] if ids.dim() == 2 else ids, None, 0)
         was_training = self.training
         self.eval()
         block_size, context = self.config.block_size, ids
@@ -163,8 +186,7 @@ class MiniGPT(nn.Module):
                         logits, _ = self(context[:, -1:], kv_caches=caches)
                 else:
                     logits, _ = self(context[:, -block_size:])
-                next_id = sample_next_token(logits[:, -1, :], temperature, top_k, top_p,
-                                            generator)
+                next_id = sample_next_token(logits[:, -1, :], temperature, top_k, top_p, generator)
                 if eot_token is not None:
                     next_id = next_id.masked_fill(finished, eot_token)
                     finished |= next_id == eot_token
@@ -174,14 +196,22 @@ class MiniGPT(nn.Module):
                     break
         finally:
             self.train(was_training)
-    # --8<-- [end:stream]
+        # --8<-- [end:stream]
 
     def new_kv_caches(self, batch_size: int) -> list[KVCache]:
         """Empty key/value caches, one per block, sized for a full `block_size` context."""
         param = self.token_embedding.weight
-        return [KVCache(batch_size, self.config.num_heads, self.config.block_size,
-                        self.config.head_dim, param.device, param.dtype)
-                for _ in self.blocks]
+        return [
+            KVCache(
+                batch_size,
+                self.config.num_heads,
+                self.config.block_size,
+                self.config.head_dim,
+                param.device,
+                param.dtype,
+            )
+            for _ in self.blocks
+        ]
 
     @torch.no_grad()
     def attention_maps(self, ids: Tensor) -> Tensor:
@@ -200,8 +230,9 @@ class MiniGPT(nn.Module):
                 attention.attention_weights = None
             self.train(was_training)
 
-    def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True,
-                        assign: bool = False):
+    def load_state_dict(
+        self, state_dict: Mapping[str, Tensor], strict: bool = True, assign: bool = False
+    ):
         """Like `nn.Module.load_state_dict`, but a strict load names the first bad key."""
         if strict:
             check_state_dict(self, state_dict)
@@ -225,8 +256,10 @@ class MiniGPT(nn.Module):
         """The weights in Hugging Face `GPT2LMHeadModel` names (Conv1D layout)."""
         c = self.config
         if c.positional != "learned" or not c.bias or not c.residual:
-            raise ValueError("only GPT-2-shaped models (learned positions, biases, residual "
-                             "connections) can be exported to GPT-2 names")
+            raise ValueError(
+                "only GPT-2-shaped models (learned positions, biases, residual "
+                "connections) can be exported to GPT-2 names"
+            )
         return gpt2.minigpt_to_gpt2(self.state_dict(), c.num_layers)
 
 
@@ -235,12 +268,13 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, Tensor]) -> None
     expected = model.state_dict()
     for name, tensor in expected.items():
         if name not in state_dict:
-            raise ValueError(f"state dict is missing weight {name!r} "
-                             f"(shape {tuple(tensor.shape)})")
+            raise ValueError(f"state dict is missing weight {name!r} (shape {tuple(tensor.shape)})")
         given = state_dict[name]
         if tuple(given.shape) != tuple(tensor.shape):
-            raise ValueError(f"weight {name!r} has shape {tuple(given.shape)}, the model "
-                             f"expects {tuple(tensor.shape)}")
+            raise ValueError(
+                f"weight {name!r} has shape {tuple(given.shape)}, the model "
+                f"expects {tuple(tensor.shape)}"
+            )
     for name in state_dict:
         if name not in expected:
             raise ValueError(f"state dict has unexpected weight {name!r}")

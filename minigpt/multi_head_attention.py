@@ -16,7 +16,7 @@ def causal_mask(seq_len: int, device: torch.device | str | None = None) -> Tenso
     Token 0 sees only itself, token 1 sees tokens 0–1, and so on: never a later token.
     """
     return torch.tril(torch.ones(seq_len, seq_len, dtype=torch.bool, device=device))
-# --8<-- [end:causal_mask]
+    # --8<-- [end:causal_mask]
 
 
 class KVCache:
@@ -26,8 +26,15 @@ class KVCache:
     views of everything cached so far.
     """
 
-    def __init__(self, batch_size: int, num_heads: int, max_len: int, head_dim: int,
-                 device: torch.device | str, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        batch_size: int,
+        num_heads: int,
+        max_len: int,
+        head_dim: int,
+        device: torch.device | str,
+        dtype: torch.dtype,
+    ) -> None:
         shape = (batch_size, num_heads, max_len, head_dim)
         self.keys = torch.zeros(shape, device=device, dtype=dtype)
         self.values = torch.zeros(shape, device=device, dtype=dtype)
@@ -53,8 +60,15 @@ class MultiHeadAttention(nn.Module):
     steps from chapter 4. Both give the same numbers.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, block_size: int, dropout: float = 0.0,
-                 bias: bool = True, fused: bool = True) -> None:
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        block_size: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        fused: bool = True,
+    ) -> None:
         super().__init__()
         if embed_dim % num_heads != 0:
             raise ValueError(
@@ -77,8 +91,9 @@ class MultiHeadAttention(nn.Module):
         # 1. Project every token to a query, key and value, then split them into heads:
         #    (batch, seq_len, embed_dim) → (batch, num_heads, seq_len, head_dim).
         q, k, v = self.qkv(x).split(embed_dim, dim=2)
-        q, k, v = (t.view(batch, seq_len, self.num_heads, self.head_dim).transpose(1, 2)
-                   for t in (q, k, v))
+        q, k, v = (
+            t.view(batch, seq_len, self.num_heads, self.head_dim).transpose(1, 2) for t in (q, k, v)
+        )
         past = 0
         if kv_cache is not None:
             past = kv_cache.length
@@ -88,7 +103,7 @@ class MultiHeadAttention(nn.Module):
         # 3. Concatenate the heads and mix them with the output projection.
         context = context.transpose(1, 2).contiguous().view(batch, seq_len, embed_dim)
         return self.output_dropout(self.output(context))
-    # --8<-- [end:forward]
+        # --8<-- [end:forward]
 
     # --8<-- [start:attend]
     def attend(self, q: Tensor, k: Tensor, v: Tensor, past: int) -> Tensor:
@@ -97,13 +112,12 @@ class MultiHeadAttention(nn.Module):
         dropout_p = self.dropout if self.training else 0.0
         if self.fused and not self.record_weights:
             if past == 0:  # the common case: a causal square, the fastest kernels apply
-                return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p,
-                                                      is_causal=True)
-            mask = self.mask[past:past + seq_len, :total]
+                return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+            mask = self.mask[past : past + seq_len, :total]
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
-        mask = self.mask[past:past + seq_len, :total]
+        mask = self.mask[past : past + seq_len, :total]
         context, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p)
         if self.record_weights:
             self.attention_weights = weights.detach()
         return context
-    # --8<-- [end:attend]
+        # --8<-- [end:attend]

@@ -16,7 +16,7 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def forward(self, positions: Tensor) -> Tensor:
         return self.weight[positions]  # (seq_len, embed_dim)
-# --8<-- [end:learned]
+        # --8<-- [end:learned]
 
 
 # --8<-- [start:sinusoidal_table]
@@ -36,7 +36,7 @@ def sinusoidal_table(num_positions: int, embed_dim: int) -> Tensor:
     table[:, 0::2] = torch.sin(angle)
     table[:, 1::2] = torch.cos(angle)
     return table.to(torch.get_default_dtype())
-# --8<-- [end:sinusoidal_table]
+    # --8<-- [end:sinusoidal_table]
 
 
 class SinusoidalPositionalEmbedding(nn.Module):
@@ -48,4 +48,3 @@ class SinusoidalPositionalEmbedding(nn.Module):
 
     def forward(self, positions: Tensor) -> Tensor:
         return self.table[positions]
-

@@ -18,12 +18,17 @@ def residual_add(x: Tensor, sublayer_output: Tensor, enabled: bool = True) -> Te
     factors. `enabled=False` drops the skip path, for the chapter's experiment only.
     """
     return x + sublayer_output if enabled else sublayer_output
-# --8<-- [end:residual]
+    # --8<-- [end:residual]
 
 
 # --8<-- [start:gradient_experiment]
-def gradient_norms_by_depth(num_layers: int = 24, residual: bool = True, layer_norm: bool = False,
-                            embed_dim: int = 64, seed: int = 0) -> list[float]:
+def gradient_norms_by_depth(
+    num_layers: int = 24,
+    residual: bool = True,
+    layer_norm: bool = False,
+    embed_dim: int = 64,
+    seed: int = 0,
+) -> list[float]:
     """Gradient norm reaching each layer of a deep stack of feed-forward sub-layers.
 
     Stacks `num_layers` freshly initialised `FeedForward` sub-layers (optionally each with
@@ -43,4 +48,4 @@ def gradient_norms_by_depth(num_layers: int = 24, residual: bool = True, layer_n
         torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in sublayer.parameters()])).item()
         for sublayer in sublayers
     ]
-# --8<-- [end:gradient_experiment]
+    # --8<-- [end:gradient_experiment]

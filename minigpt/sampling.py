@@ -1,18 +1,14 @@
-"""Sampling: choosing the next token from the logits (greedy, temperature, top-k, top-p),
-and turning a trained model's tokens into streamed text."""
+"""Chapter 10 — sampling: choosing the next token from the logits.
+
+Greedy decoding, temperature, top-k and top-p (nucleus) sampling, for one row of logits per
+sequence. `MiniGPT.generate` calls `sample_next_token` once per new token; turning the tokens
+into text is `minigpt.generation`'s job.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-
 import torch
 from torch import Tensor
-
-from .tokenization import Tokenizer
-
-if TYPE_CHECKING:  # model.py imports this module
-    from .model import MiniGPT
 
 
 def check_sampling_options(temperature: float, top_k: int | None, top_p: float | None) -> None:
@@ -26,9 +22,13 @@ def check_sampling_options(temperature: float, top_k: int | None, top_p: float |
 
 
 # --8<-- [start:sample_next_token]
-def sample_next_token(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
-                      top_p: float | None = None,
-                      generator: torch.Generator | None = None) -> Tensor:
+def sample_next_token(
+    logits: Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Pick one token id per row of `logits` (batch, vocab); returns (batch, 1).
 
     - temperature 0 → greedy: always the most likely token.
@@ -52,53 +52,4 @@ def sample_next_token(logits: Tensor, temperature: float = 1.0, top_k: int | Non
         logits = logits.masked_fill(drop, float("-inf"))
     probabilities = torch.softmax(logits, dim=-1)
     return torch.multinomial(probabilities, num_samples=1, generator=generator)
-# --8<-- [end:sample_next_token]
-
-
-def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
-    """The prompt's ids; an empty prompt starts from end-of-text, or a line break."""
-    if prompt:
-        return tokenizer.encode(prompt)
-    if tokenizer.eot_token is not None:
-        return [tokenizer.eot_token]
-    try:
-        return tokenizer.encode("\n")
-    except ValueError:
-        return [0]
-
-
-# --8<-- [start:stream_text]
-def stream_text(model: MiniGPT, tokenizer: Tokenizer, prompt: str = "",
-                max_new_tokens: int = 500, temperature: float = 1.0, top_k: int | None = None,
-                top_p: float | None = None, seed: int | None = None,
-                use_cache: bool = True) -> Iterator[str]:
-    """Generate text after `prompt`, yielding it piece by piece as tokens are sampled.
-
-    A BPE token can hold part of a character (an emoji spans several tokens), so a piece is
-    yielded only once its bytes decode completely. Stops at end-of-text or `max_new_tokens`.
-    """
-    device = next(model.parameters()).device
-    ids = torch.tensor([prompt_ids(tokenizer, prompt)], dtype=torch.long, device=device)
-    generator = None
-    if seed is not None:
-        generator = torch.Generator(device=device).manual_seed(seed)
-    pending: list[int] = []
-    for next_id in model.stream(ids, max_new_tokens, temperature, top_k, top_p, use_cache,
-                                tokenizer.eot_token, generator):
-        token = int(next_id[0, 0])
-        if token == tokenizer.eot_token:
-            break
-        pending.append(token)
-        text = tokenizer.decode(pending)
-        if text.endswith("\ufffd") and len(pending) < 4:
-            continue  # an incomplete UTF-8 character: wait for the tokens holding the rest
-        yield text
-        pending = []
-    if pending:
-        yield tokenizer.decode(pending)
-# --8<-- [end:stream_text]
-
-
-def generate_text(model: MiniGPT, tokenizer: Tokenizer, prompt: str = "", **options: Any) -> str:
-    """The prompt followed by its generated continuation, as one string."""
-    return prompt + "".join(stream_text(model, tokenizer, prompt, **options))
+    # --8<-- [end:sample_next_token]

@@ -43,7 +43,7 @@ def scaled_dot_product_attention(
     context = weights @ value  # (..., T_q, d_v): a weighted average of the value vectors
     # --8<-- [end:context]
     return context, weights
-# --8<-- [end:attention]
+    # --8<-- [end:attention]
 
 
 # --8<-- [start:self_attention]
@@ -63,4 +63,4 @@ class SelfAttention(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         q, k, v = self.query(x), self.key(x), self.value(x)  # each (batch, T, head_dim)
         return scaled_dot_product_attention(q, k, v, mask)
-# --8<-- [end:self_attention]
+        # --8<-- [end:self_attention]

@@ -43,7 +43,7 @@ class TokenEmbedding(nn.Module):
     def forward(self, ids: Tensor) -> Tensor:
         check_token_ids(ids, self.weight.shape[0])
         return self.weight[ids]  # (..., embed_dim): one row per id
-# --8<-- [end:token_embedding]
+        # --8<-- [end:token_embedding]
 
 
 # --8<-- [start:one_hot]
@@ -56,4 +56,4 @@ def one_hot_embedding(ids: Tensor, weight: Tensor) -> Tensor:
     """
     one_hot = F.one_hot(ids, num_classes=weight.shape[0]).to(weight.dtype)
     return one_hot @ weight
-# --8<-- [end:one_hot]
+    # --8<-- [end:one_hot]

@@ -25,17 +25,22 @@ class TransformerBlock(nn.Module):
         self.residual = config.residual
         self.norm1 = LayerNorm(config.embed_dim, eps=config.layer_norm_eps, bias=config.bias)
         self.attention = MultiHeadAttention(
-            config.embed_dim, config.num_heads, config.block_size, dropout=config.dropout,
-            bias=config.bias, fused=config.fused_attention,
+            config.embed_dim,
+            config.num_heads,
+            config.block_size,
+            dropout=config.dropout,
+            bias=config.bias,
+            fused=config.fused_attention,
         )
         self.norm2 = LayerNorm(config.embed_dim, eps=config.layer_norm_eps, bias=config.bias)
-        self.feed_forward = FeedForward(config.embed_dim, config.hidden_dim,
-                                        dropout=config.dropout, bias=config.bias)
-    # --8<-- [end:init]
+        self.feed_forward = FeedForward(
+            config.embed_dim, config.hidden_dim, dropout=config.dropout, bias=config.bias
+        )
+        # --8<-- [end:init]
 
     # --8<-- [start:forward]
     def forward(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:
         x = residual_add(x, self.attention(self.norm1(x), kv_cache), self.residual)
         x = residual_add(x, self.feed_forward(self.norm2(x)), self.residual)
         return x
-    # --8<-- [end:forward]
+        # --8<-- [end:forward]

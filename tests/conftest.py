@@ -16,6 +16,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS_DIR = REPO_ROOT / "docs"
+# The guide's figure code (docs/figures) is imported as `figures`, as the site build does.
+if str(DOCS_DIR) not in sys.path:
+    sys.path.insert(0, str(DOCS_DIR))
 
 # The shared folder sits beside the checkout (../shared), in CI and on developer machines:
 # GPT-2's BPE file for tiktoken, and Tiny Shakespeare.
@@ -33,8 +36,10 @@ SHAKESPEARE_PATH = Path(
 def shakespeare_text() -> str:
     """The Tiny Shakespeare corpus (MINIGPT_TINYSHAKESPEARE, else ../shared); skips when absent."""
     if not SHAKESPEARE_PATH.is_file():
-        pytest.skip(f"Tiny Shakespeare not found at {SHAKESPEARE_PATH} "
-                    "(set MINIGPT_TINYSHAKESPEARE to a local copy)")
+        pytest.skip(
+            f"Tiny Shakespeare not found at {SHAKESPEARE_PATH} "
+            "(set MINIGPT_TINYSHAKESPEARE to a local copy)"
+        )
     return SHAKESPEARE_PATH.read_text(encoding="utf-8")
 
 
@@ -83,7 +88,12 @@ def corpus(tmp_path) -> Path:
 #     and carries the random generators' state from block to block as the build does.
 
 # Not test modules: MkDocs hooks, and notebooks (executed by tests/test_notebooks.py).
-NOT_COLLECTED = ("docs/hooks/*.py", "docs/notebooks/*.py", "docs/notebooks/*.ipynb")
+NOT_COLLECTED = (
+    "docs/hooks/*.py",
+    "docs/figures/*.py",
+    "docs/notebooks/*.py",
+    "docs/notebooks/*.ipynb",
+)
 
 
 def _load_mdtools():
@@ -188,8 +198,12 @@ else:
                 module = types.ModuleType(f"_docs_test_page_{abs(hash(str(path)))}")
                 module.__dict__.update(args)
                 _set_random_states(_SEEDED_STATES)
-                page = {"module": module, "blocks": blocks[:index], "done": [],
-                        "random": _random_states()}
+                page = {
+                    "module": module,
+                    "blocks": blocks[:index],
+                    "done": [],
+                    "random": _random_states(),
+                }
                 self.pages[path] = page
                 for line, code in blocks[:index]:
                     try:
@@ -300,7 +314,10 @@ def execute_notebook(source: Path, timeout: int = 120) -> ExecutedNotebook:
     except Exception as error:  # noqa: BLE001
         return ExecutedNotebook(source, None, 0.0, f"cannot read: {error}")
     client = nbclient.NotebookClient(
-        notebook, kernel_name="python3", timeout=timeout, allow_errors=False,
+        notebook,
+        kernel_name="python3",
+        timeout=timeout,
+        allow_errors=False,
         resources={"metadata": {"path": str(source.parent)}},
     )
     try:
@@ -391,8 +408,12 @@ def built_site(tmp_path_factory, request) -> BuiltSite:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "MINIGPT_DOCS_EXECUTE": "true",
-           "SITE_URL": f"http://127.0.0.1:{port}/"}
+    env = {
+        **os.environ,
+        "NO_MKDOCS_2_WARNING": "1",
+        "MINIGPT_DOCS_EXECUTE": "true",
+        "SITE_URL": f"http://127.0.0.1:{port}/",
+    }
     env.pop("MINIGPT_COLAB_REPO", None)
     env.pop("MPLBACKEND", None)  # the notebooks' kernels need their inline backend for plots
     if NOTEBOOK_SOURCES and importlib.util.find_spec("nbclient") is not None:
@@ -401,7 +422,11 @@ def built_site(tmp_path_factory, request) -> BuiltSite:
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     seconds = time.perf_counter() - start
     log = result.stdout + result.stderr

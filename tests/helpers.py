@@ -5,12 +5,18 @@ from __future__ import annotations
 import torch
 
 # Tolerances for "equal to PyTorch's built-in": float32 differs by rounding only.
-TOLERANCES = {torch.float32: {"atol": 1e-5, "rtol": 1e-5},
-              torch.float64: {"atol": 1e-10, "rtol": 1e-10}}
+TOLERANCES = {
+    torch.float32: {"atol": 1e-5, "rtol": 1e-5},
+    torch.float64: {"atol": 1e-10, "rtol": 1e-10},
+}
 
 
-def assert_same_forward_and_grad(ours, reference, inputs: list[torch.Tensor],
-                                 params: list[tuple[torch.Tensor, torch.Tensor]] = ()) -> None:
+def assert_same_forward_and_grad(
+    ours,
+    reference,
+    inputs: list[torch.Tensor],
+    params: list[tuple[torch.Tensor, torch.Tensor]] = (),
+) -> None:
     """Both callables give the same outputs, input gradients and parameter gradients.
 
     `inputs` must require grad; `params` pairs each of our parameters with the reference's.

@@ -21,8 +21,20 @@ def load(name: str):
 
 def test_train_throughput_runs_every_implementation_on_cpu(tmp_path):
     bench = load("train_throughput")
-    report = bench.main(["--size", "tiny", "--steps", "1", "--warmup", "0", "--device", "cpu",
-                         "--out", str(tmp_path / "result.json")])
+    report = bench.main(
+        [
+            "--size",
+            "tiny",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "result.json"),
+        ]
+    )
     assert (tmp_path / "result.json").is_file()
     runs = {run["implementation"]: run for run in report["results"][0]["runs"]}
     assert set(runs) == {"minigpt", "transformers", "llms-from-scratch"}

@@ -69,8 +69,10 @@ def npm_modules() -> Path:
     modules = prefix / "node_modules"
     wanted = [f"{name}@{version}" for name, version in specs.items()]
     stamp = prefix / "installed.txt"
-    if stamp.is_file() and stamp.read_text() == " ".join(wanted) and all(
-        (modules / name / "package.json").is_file() for name in specs
+    if (
+        stamp.is_file()
+        and stamp.read_text() == " ".join(wanted)
+        and all((modules / name / "package.json").is_file() for name in specs)
     ):
         return modules
     npm = shutil.which("npm")
@@ -79,7 +81,9 @@ def npm_modules() -> Path:
     prefix.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(prefix), *wanted],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if result.returncode != 0:
         pytest.skip(f"npm could not install {wanted}:\n{result.stderr[-2000:]}")
@@ -149,13 +153,17 @@ def _serve_from_npm(route, modules: Path, problems: list[str]) -> None:
     content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
     if file.suffix in (".js", ".mjs"):
         content_type = "application/javascript"
-    route.fulfill(status=200, body=file.read_bytes(), headers={
-        "content-type": content_type, "access-control-allow-origin": "*"})
+    route.fulfill(
+        status=200,
+        body=file.read_bytes(),
+        headers={"content-type": content_type, "access-control-allow-origin": "*"},
+    )
 
 
 def _open(browser, site_url: str, modules: Path, color_scheme: str = "light"):
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  color_scheme=color_scheme)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, color_scheme=color_scheme
+    )
     problems: list[str] = []
     local = urlsplit(site_url).netloc
 
@@ -237,14 +245,15 @@ def _check_page(browser, site_url, modules, screenshot_dir, path, color_scheme="
             pass
         page.wait_for_timeout(300)  # let late console errors arrive
         state = page.evaluate(CHECKS_JS)
-        name = (path.strip("/").replace("/", "--") or "index")
+        name = path.strip("/").replace("/", "--") or "index"
         suffix = "" if color_scheme == "light" else f"-{color_scheme}"
         page.screenshot(path=str(screenshot_dir / f"{name}{suffix}.png"), full_page=True)
     finally:
         context.close()
     if state["mermaidRendered"] < state["mermaid"]:
-        problems.append(f"{state['mermaid'] - state['mermaidRendered']} Mermaid diagram(s) "
-                        "not rendered")
+        problems.append(
+            f"{state['mermaid'] - state['mermaidRendered']} Mermaid diagram(s) not rendered"
+        )
     if state["typeset"] < state["arithmatex"]:
         problems.append(f"{state['arithmatex'] - state['typeset']} formula(s) not typeset")
     for text in state["rawNotebookMath"]:
@@ -264,8 +273,9 @@ def test_page_renders_cleanly(browser, site_url, npm_modules, screenshot_dir, pa
     assert not problems, f"/{path}:\n" + "\n".join(problems)
 
 
-def test_introduction_renders_diagram_math_and_figure(browser, site_url, npm_modules,
-                                                      screenshot_dir):
+def test_introduction_renders_diagram_math_and_figure(
+    browser, site_url, npm_modules, screenshot_dir
+):
     """The introduction has each kind of content; check it really was there to check."""
     state, problems = _check_page(browser, site_url, npm_modules, screenshot_dir, "", "dark")
     assert not problems, "\n".join(problems)
@@ -277,9 +287,11 @@ def test_introduction_renders_diagram_math_and_figure(browser, site_url, npm_mod
 def test_instant_navigation_typesets_math(browser, site_url, npm_modules, built_site):
     """Material swaps pages without reloading; MathJax must typeset the page it swaps in."""
     targets = [
-        page for page in built_site.pages()
+        page
+        for page in built_site.pages()
         if 'class="arithmatex"' in page.read_text(encoding="utf-8")
-        and page.parent != built_site.dir and "notebooks" not in page.parts
+        and page.parent != built_site.dir
+        and "notebooks" not in page.parts
     ]
     if not targets:
         pytest.skip("no chapter has math yet")

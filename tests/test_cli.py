@@ -13,9 +13,29 @@ from minigpt import __version__
 from minigpt.cli import main
 from tests.conftest import TINY_TEXT
 
-TINY = ["--block-size", "8", "--embed-dim", "16", "--num-heads", "2", "--num-layers", "1",
-        "--batch-size", "4", "--eval-interval", "2", "--eval-iters", "1", "--log-interval", "1",
-        "--warmup-iters", "1", "--device", "cpu", "--no-progress"]
+TINY = [
+    "--block-size",
+    "8",
+    "--embed-dim",
+    "16",
+    "--num-heads",
+    "2",
+    "--num-layers",
+    "1",
+    "--batch-size",
+    "4",
+    "--eval-interval",
+    "2",
+    "--eval-iters",
+    "1",
+    "--log-interval",
+    "1",
+    "--warmup-iters",
+    "1",
+    "--device",
+    "cpu",
+    "--no-progress",
+]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread", "private_cache")
@@ -29,8 +49,18 @@ def run_dir(tmp_path_factory) -> Path:
     corpus.write_text(TINY_TEXT * 30, encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MINIGPT_CACHE_DIR", str(folder / "cache"))
-        code = main(["train", "--data", str(corpus), *TINY, "--max-iters", "4",
-                     "--out-dir", str(folder / "run")])
+        code = main(
+            [
+                "train",
+                "--data",
+                str(corpus),
+                *TINY,
+                "--max-iters",
+                "4",
+                "--out-dir",
+                str(folder / "run"),
+            ]
+        )
     assert code == 0
     return folder / "run"
 
@@ -86,8 +116,18 @@ def test_train_writes_its_files(run_dir, capsys):
 def test_train_flags_override_the_toml_file(corpus, tmp_path, capsys):
     toml = tmp_path / "run.toml"
     toml.write_text(f'data = "{corpus}"\nmax_iters = 50\nembed_dim = 8\n', encoding="utf-8")
-    code = main(["train", "--config", str(toml), *TINY, "--max-iters", "1",
-                 "--out-dir", str(tmp_path / "out")])
+    code = main(
+        [
+            "train",
+            "--config",
+            str(toml),
+            *TINY,
+            "--max-iters",
+            "1",
+            "--out-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0
     assert capsys.readouterr().out.startswith("done: step 1, train loss")
     summary = json.loads((tmp_path / "out" / "run.json").read_text())
@@ -97,8 +137,23 @@ def test_train_flags_override_the_toml_file(corpus, tmp_path, capsys):
 
 def test_train_resume_keeps_the_checkpoints_settings(corpus, tmp_path, capsys):
     out = str(tmp_path / "out")
-    assert main(["train", "--data", str(corpus), *TINY, "--embed-dim", "8", "--max-iters", "2",
-                 "--out-dir", out]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(corpus),
+                *TINY,
+                "--embed-dim",
+                "8",
+                "--max-iters",
+                "2",
+                "--out-dir",
+                out,
+            ]
+        )
+        == 0
+    )
     assert main(["train", "--resume", "--out-dir", out, "--max-iters", "3"]) == 0
     summary = json.loads((tmp_path / "out" / "run.json").read_text())
     assert summary["steps"] == 3 and summary["resumed_from_step"] == 2
@@ -122,19 +177,24 @@ def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, capsys, tmp_path
     assert f"minigpt train --resume --out-dir {out_dir}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("arguments", "fragments"), [
-    (["train", "--batch-size", "lots"], ["--batch-size", "invalid int value: 'lots'"]),
-    (["train", "--batch-size", "0"], ["batch_size must be at least 1"]),
-    (["train", "--preset", "gpt5"], ["invalid choice: 'gpt5'"]),
-    (["train", "--dropout", "1.5", "--device", "cpu"], ["dropout must be in [0, 1)"]),
-    (["train", "--resume", "--out-dir", "/nonexistent/run"], ["nothing to resume", "ckpt.pt"]),
-    (["sample"], ["--checkpoint"]),
-    (["sample", "--checkpoint", "/nonexistent/ckpt.pt"], ["checkpoint /nonexistent/ckpt.pt "
-                                                          "not found"]),
-    (["sample", "--checkpoint", "x", "--top-p", "2"], ["top_p must be in (0, 1]"]),
-    (["sample", "--checkpoint", "x", "--max-new-tokens", "-1"], ["must be >= 0"]),
-    (["frobnicate"], ["invalid choice: 'frobnicate'"]),
-])
+@pytest.mark.parametrize(
+    ("arguments", "fragments"),
+    [
+        (["train", "--batch-size", "lots"], ["--batch-size", "invalid int value: 'lots'"]),
+        (["train", "--batch-size", "0"], ["batch_size must be at least 1"]),
+        (["train", "--preset", "gpt5"], ["invalid choice: 'gpt5'"]),
+        (["train", "--dropout", "1.5", "--device", "cpu"], ["dropout must be in [0, 1)"]),
+        (["train", "--resume", "--out-dir", "/nonexistent/run"], ["nothing to resume", "ckpt.pt"]),
+        (["sample"], ["--checkpoint"]),
+        (
+            ["sample", "--checkpoint", "/nonexistent/ckpt.pt"],
+            ["checkpoint /nonexistent/ckpt.pt not found"],
+        ),
+        (["sample", "--checkpoint", "x", "--top-p", "2"], ["top_p must be in (0, 1]"]),
+        (["sample", "--checkpoint", "x", "--max-new-tokens", "-1"], ["must be >= 0"]),
+        (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+    ],
+)
 def test_bad_arguments_are_one_line_errors(capsys, arguments, fragments):
     assert_one_line_error(capsys, main(arguments), *fragments)
 
@@ -142,8 +202,9 @@ def test_bad_arguments_are_one_line_errors(capsys, arguments, fragments):
 def test_unknown_toml_keys_and_empty_corpora_are_one_line_errors(tmp_path, capsys):
     toml = tmp_path / "run.toml"
     toml.write_text("learning_rat = 0.1\n", encoding="utf-8")
-    assert_one_line_error(capsys, main(["train", "--config", str(toml)]),
-                          "unknown setting(s)", "learning_rat")
+    assert_one_line_error(
+        capsys, main(["train", "--config", str(toml)]), "unknown setting(s)", "learning_rat"
+    )
     empty = tmp_path / "empty.txt"
     empty.write_text("", encoding="utf-8")
     code = main(["train", "--data", str(empty), *TINY, "--out-dir", str(tmp_path / "o")])
@@ -151,8 +212,19 @@ def test_unknown_toml_keys_and_empty_corpora_are_one_line_errors(tmp_path, capsy
 
 
 def test_sample_streams_seeded_reproducible_text(run_dir, capsys, tmp_path):
-    arguments = ["sample", "--checkpoint", str(run_dir), "--prompt", "All:", "--seed", "5",
-                 "--max-new-tokens", "30", "--device", "cpu"]
+    arguments = [
+        "sample",
+        "--checkpoint",
+        str(run_dir),
+        "--prompt",
+        "All:",
+        "--seed",
+        "5",
+        "--max-new-tokens",
+        "30",
+        "--device",
+        "cpu",
+    ]
     assert main(arguments) == 0
     first = capsys.readouterr().out
     assert first.startswith("All:") and len(first) == len("All:") + 30 + 1  # + final newline
@@ -169,8 +241,7 @@ def test_sample_streams_seeded_reproducible_text(run_dir, capsys, tmp_path):
 
 
 def test_sample_errors(run_dir, tmp_path, capsys):
-    code = main(["sample", "--checkpoint", str(run_dir), "--prompt", "Zebra 🦓", "--device",
-                 "cpu"])
+    code = main(["sample", "--checkpoint", str(run_dir), "--prompt", "Zebra 🦓", "--device", "cpu"])
     assert_one_line_error(capsys, code, "character 'Z' (U+005A) at position 0")
     corrupt = tmp_path / "ckpt.pt"
     corrupt.write_bytes(b"garbage")
@@ -181,12 +252,32 @@ def test_sample_errors(run_dir, tmp_path, capsys):
 def test_the_console_script(run_dir, tmp_path):
     script = Path(sys.executable).with_name("minigpt")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "minigpt.cli"]
-    done = subprocess.run([*command, "sample", "--checkpoint", str(run_dir), "--prompt",
-                           "Speak", "--seed", "1", "--max-new-tokens", "10", "--device", "cpu"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            *command,
+            "sample",
+            "--checkpoint",
+            str(run_dir),
+            "--prompt",
+            "Speak",
+            "--seed",
+            "1",
+            "--max-new-tokens",
+            "10",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Speak") and len(done.stdout) == 5 + 10 + 1
-    missing = subprocess.run([*command, "sample", "--checkpoint", str(tmp_path / "none.pt")],
-                             capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [*command, "sample", "--checkpoint", str(tmp_path / "none.pt")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 2
     assert missing.stderr.count("\n") == 1 and "not found" in missing.stderr

@@ -53,8 +53,12 @@ def tiny_named_corpus(tmp_path, monkeypatch):
     source_file = tmp_path / "canonical.txt"
     source_file.write_text(TINY_TEXT, encoding="utf-8")
     sha = hashlib.sha256(source_file.read_bytes()).hexdigest()
-    source = CorpusSource(url="https://example.invalid/tiny.txt", sha256=sha,
-                          filename="tiny.txt", env_var="MINIGPT_TINY_TEST")
+    source = CorpusSource(
+        url="https://example.invalid/tiny.txt",
+        sha256=sha,
+        filename="tiny.txt",
+        env_var="MINIGPT_TINY_TEST",
+    )
     monkeypatch.setitem(data.CORPORA, "tiny", source)
     monkeypatch.delenv("MINIGPT_TINY_TEST", raising=False)
     return source_file
@@ -62,8 +66,9 @@ def tiny_named_corpus(tmp_path, monkeypatch):
 
 def test_tinyshakespeare_source_is_the_canonical_file():
     source = data.CORPORA["tinyshakespeare"]
-    assert source.url == ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
-                          "tinyshakespeare/input.txt")
+    assert source.url == (
+        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+    )
     assert source.sha256 == "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
     assert source.env_var == "MINIGPT_TINYSHAKESPEARE"
 
@@ -120,8 +125,7 @@ def test_a_download_with_the_wrong_sha256_is_rejected(tiny_named_corpus, monkeyp
         resolve_corpus("tiny")
 
 
-def test_the_environment_variable_points_at_a_local_copy(tiny_named_corpus, tmp_path,
-                                                         monkeypatch):
+def test_the_environment_variable_points_at_a_local_copy(tiny_named_corpus, tmp_path, monkeypatch):
     monkeypatch.setenv("MINIGPT_TINY_TEST", str(tiny_named_corpus))
     assert resolve_corpus("tiny") == tiny_named_corpus
     wrong = tmp_path / "wrong.txt"
@@ -134,8 +138,9 @@ def test_the_environment_variable_points_at_a_local_copy(tiny_named_corpus, tmp_
         resolve_corpus("tiny")
 
 
-def test_real_tinyshakespeare_through_the_environment_variable(shakespeare_text, tmp_path,
-                                                               monkeypatch):
+def test_real_tinyshakespeare_through_the_environment_variable(
+    shakespeare_text, tmp_path, monkeypatch
+):
     copy = tmp_path / "input.txt"
     copy.write_bytes(shakespeare_text.encode("utf-8"))
     monkeypatch.setenv("MINIGPT_TINYSHAKESPEARE", str(copy))
@@ -212,8 +217,10 @@ def test_the_encoded_ids_are_cached(corpus, monkeypatch):
 
 
 def test_chunked_encoding_matches_encoding_everything_at_once(tmp_path):
-    text = ("Line one, with  two spaces.\n\n\nIndented:\n   yes\nNext paragraph<|endoftext|>"
-            "done.\nA trailing space \n\nthen a blank line.\r\nWindows line end.\n") * 20
+    text = (
+        "Line one, with  two spaces.\n\n\nIndented:\n   yes\nNext paragraph<|endoftext|>"
+        "done.\nA trailing space \n\nthen a blank line.\r\nWindows line end.\n"
+    ) * 20
     path = tmp_path / "text.txt"
     path.write_text(text, encoding="utf-8")
     chunks = list(read_text_chunks(path, chunk_chars=40))

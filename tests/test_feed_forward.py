@@ -14,11 +14,21 @@ def test_equals_a_sequential_of_builtins(dtype):
     ours = FeedForward(embed_dim=16).to(dtype)
     reference = nn.Sequential(nn.Linear(16, 64), nn.GELU(approximate="tanh"), nn.Linear(64, 16))
     reference = reference.to(dtype)
-    reference.load_state_dict({"0.weight": ours.expand.weight, "0.bias": ours.expand.bias,
-                               "2.weight": ours.project.weight, "2.bias": ours.project.bias})
+    reference.load_state_dict(
+        {
+            "0.weight": ours.expand.weight,
+            "0.bias": ours.expand.bias,
+            "2.weight": ours.project.weight,
+            "2.bias": ours.project.bias,
+        }
+    )
     x = torch.randn(2, 5, 16, dtype=dtype, requires_grad=True)
-    assert_same_forward_and_grad(ours, reference, [x], [
-        (ours.expand.weight, reference[0].weight), (ours.project.bias, reference[2].bias)])
+    assert_same_forward_and_grad(
+        ours,
+        reference,
+        [x],
+        [(ours.expand.weight, reference[0].weight), (ours.project.bias, reference[2].bias)],
+    )
 
 
 def test_default_hidden_dim_is_four_times_embed_dim():

@@ -17,8 +17,15 @@ ATOL = 1e-5  # float32
 @pytest.fixture(scope="module")
 def hf_model():
     torch.manual_seed(0)
-    config = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=64, n_positions=BLOCK,
-                                     vocab_size=VOCAB, bos_token_id=0, eos_token_id=0)
+    config = transformers.GPT2Config(
+        n_layer=2,
+        n_head=4,
+        n_embd=64,
+        n_positions=BLOCK,
+        vocab_size=VOCAB,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     config._attn_implementation = "sdpa"
     return transformers.GPT2LMHeadModel(config).eval()
 
@@ -61,8 +68,13 @@ def test_loss_equals_transformers(hf_model, ours):
 @pytest.mark.parametrize("use_cache", [True, False])
 def test_greedy_continuations_identical(hf_model, ours, use_cache):
     prompt = torch.tensor([[5, 17, 42, 8], [1, 2, 3, 4]])
-    expected = hf_model.generate(prompt, attention_mask=torch.ones_like(prompt),
-                                 max_new_tokens=20, do_sample=False, pad_token_id=0)
+    expected = hf_model.generate(
+        prompt,
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=20,
+        do_sample=False,
+        pad_token_id=0,
+    )
     actual = ours.generate(prompt, max_new_tokens=20, temperature=0, use_cache=use_cache)
     assert torch.equal(actual, expected)
 
@@ -71,8 +83,9 @@ def test_export_round_trips_into_transformers(hf_model, ours):
     exported = ours.to_gpt2_state_dict()
     fresh = transformers.GPT2LMHeadModel(hf_model.config).eval()
     missing, unexpected = fresh.load_state_dict(exported, strict=False)
-    assert unexpected == [] and all(k.endswith((".attn.bias", ".attn.masked_bias"))
-                                    for k in missing)
+    assert unexpected == [] and all(
+        k.endswith((".attn.bias", ".attn.masked_bias")) for k in missing
+    )
     ids = torch.randint(0, VOCAB, (2, 9))
     with torch.no_grad():
         torch.testing.assert_close(fresh(ids).logits, ours(ids)[0], atol=ATOL, rtol=0)
@@ -88,8 +101,10 @@ def test_loads_from_files_and_folders(hf_model, tmp_path, kind):
         model = MiniGPT.from_gpt2(tmp_path)
     elif kind == "safetensors":
         from safetensors.torch import save_file
-        state = {k: v.contiguous() for k, v in hf_model.state_dict().items()
-                 if k != "lm_head.weight"}  # tied: safetensors stores it once
+
+        state = {
+            k: v.contiguous() for k, v in hf_model.state_dict().items() if k != "lm_head.weight"
+        }  # tied: safetensors stores it once
         save_file(state, tmp_path / "model.safetensors")
         model = MiniGPT.from_gpt2(tmp_path / "model.safetensors", num_heads=4)
     else:
@@ -107,14 +122,20 @@ def test_overrides_reach_the_config(hf_model):
 
 
 def test_gpt2_small_head_count_is_inferred():
-    state = {"wte.weight": torch.zeros(10, 768), "wpe.weight": torch.zeros(4, 768),
-             "h.0.mlp.c_fc.weight": torch.zeros(768, 3072)}
+    state = {
+        "wte.weight": torch.zeros(10, 768),
+        "wpe.weight": torch.zeros(4, 768),
+        "h.0.mlp.c_fc.weight": torch.zeros(768, 3072),
+    }
     assert gpt2_module.config_from_gpt2(state).num_heads == 12
 
 
 def test_unknown_width_needs_num_heads(hf_model):
-    with pytest.raises(ValueError, match="cannot infer num_heads for embed_dim 64 from weights "
-                                         r"alone; pass num_heads=\.\.\."):
+    with pytest.raises(
+        ValueError,
+        match="cannot infer num_heads for embed_dim 64 from weights "
+        r"alone; pass num_heads=\.\.\.",
+    ):
         MiniGPT.from_gpt2(hf_model.state_dict())
 
 
@@ -128,21 +149,28 @@ def test_missing_weight_is_named(hf_model):
 def test_mismatched_weight_is_named(hf_model):
     state = dict(hf_model.state_dict())
     state["transformer.h.0.attn.c_proj.weight"] = torch.zeros(64, 32)
-    with pytest.raises(ValueError, match=r"weight 'blocks.0.attention.output.weight' has shape "
-                                         r"\(32, 64\), the model expects \(64, 64\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"weight 'blocks.0.attention.output.weight' has shape "
+        r"\(32, 64\), the model expects \(64, 64\)",
+    ):
         MiniGPT.from_gpt2(state, num_heads=4)
 
 
 def test_unexpected_weight_is_named(hf_model):
     state = dict(hf_model.state_dict()) | {"transformer.h.1.attn.rotary.weight": torch.ones(8)}
-    with pytest.raises(ValueError, match="unexpected weight 'transformer.h.1.attn.rotary.weight' "
-                                         r"in the GPT-2 checkpoint \(the model has 2 layers\)"):
+    with pytest.raises(
+        ValueError,
+        match="unexpected weight 'transformer.h.1.attn.rotary.weight' "
+        r"in the GPT-2 checkpoint \(the model has 2 layers\)",
+    ):
         MiniGPT.from_gpt2(state, num_heads=4)
 
 
 def test_not_a_gpt2_checkpoint():
-    with pytest.raises(ValueError, match="not a GPT-2 checkpoint: missing weight "
-                                         "'transformer.wte.weight'"):
+    with pytest.raises(
+        ValueError, match="not a GPT-2 checkpoint: missing weight 'transformer.wte.weight'"
+    ):
         MiniGPT.from_gpt2({"weight": torch.zeros(3)})
 
 
@@ -168,6 +196,9 @@ def test_model_name_offline_gives_a_clear_error(monkeypatch):
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
-    with pytest.raises(RuntimeError, match="could not download 'gpt2' from the Hugging Face Hub "
-                                           r"\(network is unreachable\)\. Download"):
+    with pytest.raises(
+        RuntimeError,
+        match="could not download 'gpt2' from the Hugging Face Hub "
+        r"\(network is unreachable\)\. Download",
+    ):
         MiniGPT.from_gpt2("gpt2")

@@ -36,7 +36,7 @@ def test_output_has_zero_mean_unit_variance_per_token():
 def test_worked_example():
     # mean 2.5, variance 1.25 → (x − 2.5) / √(1.25 + eps)
     y = LayerNorm(4, eps=0.0)(torch.tensor([1.0, 2.0, 3.0, 4.0]))
-    expected = torch.tensor([-1.5, -0.5, 0.5, 1.5]) / 1.25 ** 0.5
+    expected = torch.tensor([-1.5, -0.5, 0.5, 1.5]) / 1.25**0.5
     torch.testing.assert_close(y, expected)
 
 

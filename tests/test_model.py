@@ -39,9 +39,17 @@ def test_weight_tying_and_parameter_count():
     tied, untied = MiniGPT(config), MiniGPT(tiny_config(tie_weights=False))
     assert tied.output.weight is tied.token_embedding.weight
     embed, hidden, vocab, block, layers = 32, 128, 64, 16, 2
-    per_block = (2 * 2 * embed  # two LayerNorms
-                 + embed * 3 * embed + 3 * embed + embed * embed + embed  # attention
-                 + embed * hidden + hidden + hidden * embed + embed)  # feed-forward
+    per_block = (
+        2 * 2 * embed  # two LayerNorms
+        + embed * 3 * embed
+        + 3 * embed
+        + embed * embed
+        + embed  # attention
+        + embed * hidden
+        + hidden
+        + hidden * embed
+        + embed
+    )  # feed-forward
     expected = vocab * embed + block * embed + layers * per_block + 2 * embed
     assert tied.num_parameters() == expected
     assert untied.num_parameters() == expected + vocab * embed
@@ -83,7 +91,7 @@ def test_no_future_leakage_through_the_whole_model(model):
     logits = model(ids)[0]
     for t in range(15):
         changed = ids.clone()
-        changed[0, t + 1:] = (changed[0, t + 1:] + 1) % 64
+        changed[0, t + 1 :] = (changed[0, t + 1 :] + 1) % 64
         torch.testing.assert_close(model(changed)[0][:, : t + 1], logits[:, : t + 1])
 
 
@@ -95,6 +103,7 @@ def test_attention_maps_shape_and_causality(model):
 
 
 # --- generation -----------------------------------------------------------------------
+
 
 def test_greedy_generation_with_cache_equals_full_recomputation(model):
     prompt = torch.randint(0, 64, (3, 5))
@@ -109,7 +118,7 @@ def test_cached_logits_equal_full_logits(model):
     ids = torch.randint(0, 64, (2, 12))
     caches = model.new_kv_caches(batch_size=2)
     first, _ = model(ids[:, :7], kv_caches=caches)
-    rest = [model(ids[:, t:t + 1], kv_caches=caches)[0] for t in range(7, 12)]
+    rest = [model(ids[:, t : t + 1], kv_caches=caches)[0] for t in range(7, 12)]
     full = model(ids)[0]
     torch.testing.assert_close(torch.cat([first, *rest], dim=1), full, atol=1e-5, rtol=1e-5)
 
@@ -127,8 +136,12 @@ def test_generation_past_block_size_keeps_the_last_block(model):
 
 def test_seeded_sampling_is_reproducible(model):
     prompt = torch.zeros(1, 1, dtype=torch.long)
-    runs = [model.generate(prompt, 12, temperature=1.0, top_k=10,
-                           generator=torch.Generator().manual_seed(7)) for _ in range(2)]
+    runs = [
+        model.generate(
+            prompt, 12, temperature=1.0, top_k=10, generator=torch.Generator().manual_seed(7)
+        )
+        for _ in range(2)
+    ]
     assert torch.equal(*runs)
 
 
@@ -159,17 +172,27 @@ def test_generate_restores_training_mode(model):
 
 # --- bad input ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("overrides", "error", "message"), [
-    ({"embed_dim": 30, "num_heads": 4}, ValueError,
-     r"embed_dim \(30\) must be divisible by num_heads \(4\)"),
-    ({"num_layers": 0}, ValueError, "num_layers must be positive, got 0"),
-    ({"vocab_size": -5}, ValueError, "vocab_size must be positive, got -5"),
-    ({"block_size": 8.0}, TypeError, "block_size must be an int, got float 8.0"),
-    ({"hidden_dim": 0}, ValueError, "hidden_dim must be positive, got 0"),
-    ({"dropout": 1.0}, ValueError, r"dropout must be in \[0, 1\), got 1.0"),
-    ({"positional": "rotary"}, ValueError,
-     "positional must be one of learned, sinusoidal, got 'rotary'"),
-])
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        (
+            {"embed_dim": 30, "num_heads": 4},
+            ValueError,
+            r"embed_dim \(30\) must be divisible by num_heads \(4\)",
+        ),
+        ({"num_layers": 0}, ValueError, "num_layers must be positive, got 0"),
+        ({"vocab_size": -5}, ValueError, "vocab_size must be positive, got -5"),
+        ({"block_size": 8.0}, TypeError, "block_size must be an int, got float 8.0"),
+        ({"hidden_dim": 0}, ValueError, "hidden_dim must be positive, got 0"),
+        ({"dropout": 1.0}, ValueError, r"dropout must be in \[0, 1\), got 1.0"),
+        (
+            {"positional": "rotary"},
+            ValueError,
+            "positional must be one of learned, sinusoidal, got 'rotary'",
+        ),
+    ],
+)
 def test_bad_config_values(overrides, error, message):
     with pytest.raises(error, match=message):
         tiny_config(**overrides)
@@ -187,8 +210,10 @@ def test_config_round_trips_through_a_dict():
 
 
 def test_sequence_longer_than_block_size(model):
-    with pytest.raises(ValueError, match="sequence length 17 exceeds block_size 16; crop the "
-                                         "input to its last 16 tokens"):
+    with pytest.raises(
+        ValueError,
+        match="sequence length 17 exceeds block_size 16; crop the input to its last 16 tokens",
+    ):
         model(torch.zeros(1, 17, dtype=torch.long))
 
 
@@ -197,13 +222,20 @@ def test_token_ids_outside_vocabulary(model):
         model(torch.tensor([[1, 64]]))
 
 
-@pytest.mark.parametrize(("ids", "error", "message"), [
-    (torch.zeros(1, 4), TypeError, "token ids must be an integer tensor .*got torch.float32"),
-    (torch.zeros(4, dtype=torch.long), ValueError,
-     r"token ids must have shape \(batch, seq_len\), got shape \(4,\); add a batch dimension"),
-    (torch.zeros(1, 2, 3, dtype=torch.long), ValueError, r"got shape \(1, 2, 3\)$"),
-    (torch.zeros(1, 0, dtype=torch.long), ValueError, "token ids are empty"),
-])
+@pytest.mark.parametrize(
+    ("ids", "error", "message"),
+    [
+        (torch.zeros(1, 4), TypeError, "token ids must be an integer tensor .*got torch.float32"),
+        (
+            torch.zeros(4, dtype=torch.long),
+            ValueError,
+            r"token ids must have shape \(batch, seq_len\), got shape \(4,\); "
+            r"add a batch dimension",
+        ),
+        (torch.zeros(1, 2, 3, dtype=torch.long), ValueError, r"got shape \(1, 2, 3\)$"),
+        (torch.zeros(1, 0, dtype=torch.long), ValueError, "token ids are empty"),
+    ],
+)
 def test_wrong_input_dtype_or_shape(model, ids, error, message):
     with pytest.raises(error, match=message):
         model(ids)
@@ -214,12 +246,15 @@ def test_targets_must_match_ids(model):
         model(torch.zeros(1, 4, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long))
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"temperature": -1.0}, "temperature must be >= 0"),
-    ({"top_k": 0}, "top_k must be a positive integer or None, got 0"),
-    ({"top_p": 1.5}, r"top_p must be in \(0, 1\] or None, got 1.5"),
-    ({"max_new_tokens": -1}, "max_new_tokens must be >= 0, got -1"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"temperature": -1.0}, "temperature must be >= 0"),
+        ({"top_k": 0}, "top_k must be a positive integer or None, got 0"),
+        ({"top_p": 1.5}, r"top_p must be in \(0, 1\] or None, got 1.5"),
+        ({"max_new_tokens": -1}, "max_new_tokens must be >= 0, got -1"),
+    ],
+)
 def test_bad_generation_options(model, options, message):
     arguments = {"max_new_tokens": 3} | options
     with pytest.raises(ValueError, match=message):
@@ -229,12 +264,18 @@ def test_bad_generation_options(model, options, message):
 def test_state_dict_errors_name_the_first_bad_key(model):
     state = model.state_dict()
     missing = {k: v for k, v in state.items() if k != "blocks.1.norm2.bias"}
-    with pytest.raises(ValueError, match="state dict is missing weight 'blocks.1.norm2.bias' "
-                                         r"\(shape \(32,\)\)"):
+    with pytest.raises(
+        ValueError,
+        match="state dict is missing weight 'blocks.1.norm2.bias' "
+        r"\(shape \(32,\)\)",
+    ):
         model.load_state_dict(missing)
     wrong = dict(state) | {"blocks.0.attention.qkv.weight": torch.zeros(96, 16)}
-    with pytest.raises(ValueError, match=r"weight 'blocks.0.attention.qkv.weight' has shape "
-                                         r"\(96, 16\), the model expects \(96, 32\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"weight 'blocks.0.attention.qkv.weight' has shape "
+        r"\(96, 16\), the model expects \(96, 32\)",
+    ):
         model.load_state_dict(wrong)
     extra = dict(state) | {"_orig_mod.output.weight": torch.zeros(1)}
     with pytest.raises(ValueError, match="unexpected weight '_orig_mod.output.weight'"):

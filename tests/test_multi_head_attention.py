@@ -50,11 +50,11 @@ def test_no_future_leakage_for_every_position(fused):
     reference = attention(x)
     for t in range(12):
         changed = x.clone()
-        changed[:, t + 1:] = torch.randn_like(changed[:, t + 1:])
+        changed[:, t + 1 :] = torch.randn_like(changed[:, t + 1 :])
         out = attention(changed)
         torch.testing.assert_close(out[:, : t + 1], reference[:, : t + 1], atol=1e-12, rtol=0)
         if t + 1 < 12:
-            assert not torch.allclose(out[:, t + 1:], reference[:, t + 1:])
+            assert not torch.allclose(out[:, t + 1 :], reference[:, t + 1 :])
 
 
 def test_heads_attend_independently_then_concatenate():

@@ -88,14 +88,17 @@ def test_a_seeded_generator_reproduces_the_samples():
     assert not torch.equal(draw(7), draw(8))
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"temperature": -0.1}, "temperature must be >= 0 (0 means greedy), got -0.1"),
-    ({"top_k": 0}, "top_k must be a positive integer or None, got 0"),
-    ({"top_k": 2.5}, "top_k must be a positive integer or None, got 2.5"),
-    ({"top_k": True}, "top_k must be a positive integer or None, got True"),
-    ({"top_p": 0.0}, "top_p must be in (0, 1] or None, got 0.0"),
-    ({"top_p": 1.5}, "top_p must be in (0, 1] or None, got 1.5"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"temperature": -0.1}, "temperature must be >= 0 (0 means greedy), got -0.1"),
+        ({"top_k": 0}, "top_k must be a positive integer or None, got 0"),
+        ({"top_k": 2.5}, "top_k must be a positive integer or None, got 2.5"),
+        ({"top_k": True}, "top_k must be a positive integer or None, got True"),
+        ({"top_p": 0.0}, "top_p must be in (0, 1] or None, got 0.0"),
+        ({"top_p": 1.5}, "top_p must be in (0, 1] or None, got 1.5"),
+    ],
+)
 def test_bad_options_raise_with_exact_messages(options, message):
     settings = {"temperature": 1.0, "top_k": None, "top_p": None, **options}
     with pytest.raises(ValueError) as info:

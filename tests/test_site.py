@@ -135,9 +135,9 @@ def test_pages_load_nothing_from_outside_but_the_math_and_diagram_libraries(buil
 
 
 def test_generated_figures_are_valid_svg(built_site):
-    from minigpt.visualization import FIGURES
+    from figures import FIGURES
 
-    assert FIGURES, "minigpt.visualization registers no figures"
+    assert FIGURES, "docs/figures registers no figures"
     for path in FIGURES:
         svg = built_site.dir / path
         assert svg.is_file(), f"{path} was not generated"
@@ -152,7 +152,7 @@ def test_chapter_shows_a_generated_figure(built_site, name):
     images = _parse(_page_html(built_site, name)).images
     assert any(re.search(r"figures/[^/]+\.svg$", src) for src in images), (
         f"{name}: no generated figure (![...](figures/NN-name.svg), registered in "
-        "minigpt/visualization.py)"
+        "docs/figures/chNN_*.py)"
     )
 
 

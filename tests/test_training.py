@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from minigpt import MiniGPT, MiniGPTConfig, training
-from minigpt.sampling import generate_text, stream_text
+from minigpt.generation import generate_text
 from minigpt.training import (
     PRESETS,
     StepInfo,
@@ -39,10 +39,27 @@ pytestmark = pytest.mark.usefixtures("one_thread", "private_cache")
 
 def tiny_config(corpus: Path, out_dir: Path, **overrides) -> TrainConfig:
     """A model and run small enough for a test: one block of 16 dimensions, a few steps."""
-    values = dict(data=str(corpus), tokenizer="char", block_size=8, embed_dim=16, num_heads=2,
-                  num_layers=1, dropout=0.1, batch_size=4, max_iters=8, warmup_iters=2,
-                  learning_rate=1e-2, min_lr=1e-3, eval_interval=4, eval_iters=2,
-                  log_interval=1, device="cpu", seed=0, out_dir=str(out_dir), progress=False)
+    values = dict(
+        data=str(corpus),
+        tokenizer="char",
+        block_size=8,
+        embed_dim=16,
+        num_heads=2,
+        num_layers=1,
+        dropout=0.1,
+        batch_size=4,
+        max_iters=8,
+        warmup_iters=2,
+        learning_rate=1e-2,
+        min_lr=1e-3,
+        eval_interval=4,
+        eval_iters=2,
+        log_interval=1,
+        device="cpu",
+        seed=0,
+        out_dir=str(out_dir),
+        progress=False,
+    )
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -112,15 +129,18 @@ def test_unknown_device_is_a_clear_error():
 
 
 def test_weight_decay_applies_only_to_linear_weight_matrices():
-    model = MiniGPT(MiniGPTConfig(vocab_size=11, block_size=8, embed_dim=16, num_heads=2,
-                                  num_layers=2))
+    model = MiniGPT(
+        MiniGPTConfig(vocab_size=11, block_size=8, embed_dim=16, num_heads=2, num_layers=2)
+    )
     optimizer = configure_optimizer(model, TrainConfig(weight_decay=0.1), torch.device("cpu"))
     decay, no_decay = optimizer.param_groups
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     names = {id(p): n for n, p in model.named_parameters()}
     decayed = sorted(names[id(p)] for p in decay["params"])
-    assert all(n.endswith(("qkv.weight", "attention.output.weight", "expand.weight",
-                           "project.weight")) for n in decayed)
+    assert all(
+        n.endswith(("qkv.weight", "attention.output.weight", "expand.weight", "project.weight"))
+        for n in decayed
+    )
     assert len(decayed) == 4 * 2
     not_decayed = {names[id(p)] for p in no_decay["params"]}
     assert {"token_embedding.weight", "position_embedding.weight"} <= not_decayed
@@ -179,13 +199,14 @@ def test_the_loop_waits_for_the_device_only_at_log_steps(corpus, tmp_path, monke
     original = torch.Tensor.item
 
     def counting_item(self):  # count the loop's own syncs (AdamW on a CPU has its own)
-        if sys._getframe(1).f_code.co_filename == training.__file__:
+        if sys._getframe(1).f_code.co_filename == training.loop.__file__:
             calls.append(1)
         return original(self)
 
     monkeypatch.setattr(torch.Tensor, "item", counting_item)
-    config = tiny_config(corpus, tmp_path / "run", max_iters=12, log_interval=6,
-                         eval_interval=100, checkpoints=False)
+    config = tiny_config(
+        corpus, tmp_path / "run", max_iters=12, log_interval=6, eval_interval=100, checkpoints=False
+    )
     train(config)
     assert len(calls) == 2 + 2 * 2  # two log steps, two evaluations (train and val)
 
@@ -204,12 +225,15 @@ def test_interrupt_saves_a_checkpoint_and_resume_is_exact(corpus, tmp_path):
     resumed = train(replace(config, resume=True))
 
     def losses(result):
-        return [(r["kind"], r["step"], r["train_loss"], r["val_loss"])
-                for r in read_metrics(result.metrics_path)]
+        return [
+            (r["kind"], r["step"], r["train_loss"], r["val_loss"])
+            for r in read_metrics(result.metrics_path)
+        ]
 
     assert losses(resumed) == losses(reference)  # bitwise: the same floats
-    for (name, a), b in zip(reference.model.state_dict().items(),
-                            resumed.model.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        reference.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), name
     summary = json.loads(resumed.run_path.read_text())
     assert summary["resumed_from_step"] == 3
@@ -235,17 +259,18 @@ def test_ctrl_c_on_the_last_step_lets_the_run_finish(corpus, tmp_path):
     assert result.step == 8 and result.run_path.is_file()
 
 
-def test_a_hard_interrupt_inside_a_step_keeps_the_last_good_checkpoint(corpus, tmp_path,
-                                                                      monkeypatch):
+def test_a_hard_interrupt_inside_a_step_keeps_the_last_good_checkpoint(
+    corpus, tmp_path, monkeypatch
+):
     """A second Ctrl-C can land mid-update: the half-updated weights are never saved."""
-    original = training._Trainer.train_step
+    original = training.Trainer.train_step
 
     def interrupted_in_step_6(self, lr):
         if self.step == 5:  # the sixth step; eval_interval=4 saved a checkpoint at step 4
             raise KeyboardInterrupt
         return original(self, lr)
 
-    monkeypatch.setattr(training._Trainer, "train_step", interrupted_in_step_6)
+    monkeypatch.setattr(training.Trainer, "train_step", interrupted_in_step_6)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_config(corpus, tmp_path / "run"))
     assert load_checkpoint(tmp_path / "run")["step"] == 4
@@ -263,8 +288,11 @@ def test_a_fresh_run_never_overwrites_an_earlier_one(corpus, tmp_path):
     config = tiny_config(corpus, tmp_path / "run", max_iters=2)
     train(config)
     saved = (tmp_path / "run" / "ckpt.pt").read_bytes()
-    with pytest.raises(FileExistsError, match=r"already holds a run .*ckpt.pt\); continue it "
-                                              "with --resume, start over with --overwrite"):
+    with pytest.raises(
+        FileExistsError,
+        match=r"already holds a run .*ckpt.pt\); continue it "
+        "with --resume, start over with --overwrite",
+    ):
         train(config)
     assert (tmp_path / "run" / "ckpt.pt").read_bytes() == saved
     assert train(replace(config, overwrite=True)).step == 2
@@ -308,7 +336,9 @@ def test_a_failing_compile_falls_back_to_eager(corpus, tmp_path, monkeypatch):
 def test_prefixes_are_stripped_from_weight_names():
     weight = torch.zeros(1)
     assert clean_state_dict({"module._orig_mod.blocks.0.w": weight, "b": weight}) == {
-        "blocks.0.w": weight, "b": weight}
+        "blocks.0.w": weight,
+        "b": weight,
+    }
     model = nn.Linear(2, 2)
     assert unwrap_model(torch.compile(model, backend="eager")) is model
 
@@ -350,8 +380,7 @@ def test_a_padded_vocabulary_trains_and_samples(corpus, tmp_path):
 def test_sampling_a_trained_model_is_reproducible(corpus, tmp_path):
     result = train(tiny_config(corpus, tmp_path / "run", max_iters=2))
     model, tokenizer = load_model(tmp_path / "run")
-    for a, b in zip(model.state_dict().values(), result.model.state_dict().values(),
-                    strict=True):
+    for a, b in zip(model.state_dict().values(), result.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     first = generate_text(model, tokenizer, "All:", max_new_tokens=20, seed=3)
     assert first.startswith("All:") and len(first) == 24
@@ -360,50 +389,57 @@ def test_sampling_a_trained_model_is_reproducible(corpus, tmp_path):
         generate_text(model, tokenizer, "Zebra", max_new_tokens=2)
 
 
-class _ScriptedModel(nn.Module):
-    """Stands in for a model: `stream` yields fixed token ids."""
-
-    def __init__(self, ids):
-        super().__init__()
-        self.weight = nn.Parameter(torch.zeros(1))
-        self.ids = ids
-
-    def stream(self, ids, max_new_tokens, *args):
-        for token in self.ids[:max_new_tokens]:
-            yield torch.tensor([[token]])
-
-
-def test_stream_text_never_splits_a_utf8_character():
-    from minigpt.tokenization import get_tokenizer
-
-    tokenizer = get_tokenizer("gpt2")
-    ids = tokenizer.encode("Hi 😀 there 🐍!")
-    assert any("\ufffd" in tokenizer.decode([i]) for i in ids)  # some tokens are partial
-    pieces = list(stream_text(_ScriptedModel(ids), tokenizer, max_new_tokens=100))
-    assert "".join(pieces) == "Hi 😀 there 🐍!"
-    assert not any("\ufffd" in piece for piece in pieces)
-    eot = tokenizer.eot_token
-    stopped = list(stream_text(_ScriptedModel([*ids[:2], eot, *ids[2:]]), tokenizer))
-    assert "".join(stopped) == tokenizer.decode(ids[:2])
-
-
 # -- several processes -------------------------------------------------------------------
 
 
 def test_two_process_ddp_run_with_gloo(corpus, tmp_path):
     out_dir = tmp_path / "ddp"
     env = {**os.environ, "MINIGPT_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", "-m", "minigpt.cli", "train", "--data", str(corpus),
-               "--device", "cpu", "--block-size", "8", "--embed-dim", "16", "--num-heads", "2",
-               "--num-layers", "1", "--batch-size", "4", "--max-iters", "4",
-               "--grad-accum-steps", "2", "--eval-interval", "2", "--eval-iters", "1",
-               "--log-interval", "1", "--out-dir", str(out_dir), "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "minigpt.cli",
+        "train",
+        "--data",
+        str(corpus),
+        "--device",
+        "cpu",
+        "--block-size",
+        "8",
+        "--embed-dim",
+        "16",
+        "--num-heads",
+        "2",
+        "--num-layers",
+        "1",
+        "--batch-size",
+        "4",
+        "--max-iters",
+        "4",
+        "--grad-accum-steps",
+        "2",
+        "--eval-interval",
+        "2",
+        "--eval-iters",
+        "1",
+        "--log-interval",
+        "1",
+        "--out-dir",
+        str(out_dir),
+        "--no-progress",
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out_dir / "run.json").read_text())
-    assert summary["distributed"] == {"world_size": 2, "backend": "gloo",
-                                      "weights_identical_across_ranks": True}
+    assert summary["distributed"] == {
+        "world_size": 2,
+        "backend": "gloo",
+        "weights_identical_across_ranks": True,
+    }
     assert summary["tokens_per_step"] == 4 * 8 * 2 * 2
     payload = load_checkpoint(out_dir)
     assert len(payload["rng"]) == 2  # every rank's random state, for an exact resume

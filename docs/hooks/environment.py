@@ -2,13 +2,15 @@
 
 * The repository root goes first on `sys.path` (for the other hooks) and on `PYTHONPATH` (for the
   Jupyter kernels that execute the notebooks), so `import minigpt` works without installing it.
+  `docs/` goes on `sys.path` too, for the guide's figure code (`import figures`).
 * `TIKTOKEN_CACHE_DIR` defaults to `../shared/tiktoken-cache` beside the repository when that
   folder exists, so GPT-2's tokenizer loads offline.
-Before each build (`mkdocs serve` rebuilds in the same process) the `minigpt` modules are
-dropped from `sys.modules`, so figures and `.run` blocks always use the package as it is now.
+Before each build (`mkdocs serve` rebuilds in the same process) the `minigpt` and `figures`
+modules are dropped from `sys.modules`, so figures and `.run` blocks always use the code as it
+is now.
 
 MPLBACKEND is deliberately left alone: the notebooks' kernels need their inline backend
-(minigpt.visualization selects Agg for itself).
+(the `figures` package selects Agg for itself).
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import os
 import sys
 from pathlib import Path
 
+RELOADED = ("minigpt", "figures")  # packages read afresh at every build
+
 
 def on_config(config):
     root = Path(config.config_file_path).resolve().parent
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    for path in (str(root / "docs"), str(root)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if str(root) not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *paths])
@@ -32,5 +37,6 @@ def on_config(config):
 
 
 def on_pre_build(config):
-    for name in [name for name in sys.modules if name == "minigpt" or name.startswith("minigpt.")]:
-        del sys.modules[name]
+    for name in list(sys.modules):
+        if name.split(".")[0] in RELOADED:
+            del sys.modules[name]

@@ -229,15 +229,17 @@ def on_page_content(content, page, config, files):
     ipynb = files.get_file_from_path(page.file.src_uri[:-3] + ".ipynb")
     if ipynb is not None:
         href = ipynb.url_relative_to(page.file)
-        buttons.append(f'<a class="md-button" href="{html.escape(href)}" download>'
-                       f"Download {name}.ipynb</a>")
+        buttons.append(
+            f'<a class="md-button" href="{html.escape(href)}" download>Download {name}.ipynb</a>'
+        )
     if config.plugins["mkdocs-jupyter"].config.get("include_source"):
         # mkdocs-jupyter copies the source into the folder of the page's HTML file
         buttons.append(f'<a class="md-button" href="{name}.py" download>Download {name}.py</a>')
     url = colab_url(page.file.src_uri)
     if url:
-        buttons.append(f'<a class="md-button md-button--primary" href="{html.escape(url)}">'
-                       "Open in Colab</a>")
+        buttons.append(
+            f'<a class="md-button md-button--primary" href="{html.escape(url)}">Open in Colab</a>'
+        )
     bar = f'<p class="minigpt-notebook-links">{" ".join(buttons)}</p>'
     heading_end = content.find("</h1>")
     if heading_end != -1:  # right below the notebook's title

@@ -27,13 +27,8 @@ from itertools import pairwise
 
 import regex
 
-from minigpt.tokenization import (
-    GPT2_SPLIT_PATTERN,
-    BPETokenizer,
-    CharTokenizer,
-    GPT2Tokenizer,
-    merge_pair,
-)
+from minigpt.bpe import GPT2_SPLIT_PATTERN, BPETokenizer, merge_pair
+from minigpt.tokenization import CharTokenizer, GPT2Tokenizer
 
 # %% [markdown]
 # The text we train on is written into the notebook, so nothing needs to be downloaded.

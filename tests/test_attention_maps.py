@@ -1,33 +1,40 @@
-"""Chapters 4 and 5: the figures render, and the attention-map export has the right form."""
+"""Chapter 5's attention-map export: the right form, the model's numbers, and the committed file."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
 from minigpt import MiniGPT, MiniGPTConfig
-from minigpt import visualization as vis
+from minigpt.attention_maps import export_attention_maps, head_statistics, load_attention_maps
 from minigpt.tokenization import CharTokenizer
 
 TEXT = "Every moment is a beginning"
+COMMITTED = Path(__file__).resolve().parents[1] / "docs/runs/shakespeare-char-cpu/attention.json"
 
 
 def tiny_char_model(num_layers: int = 2, num_heads: int = 2) -> tuple[MiniGPT, CharTokenizer]:
     tokenizer = CharTokenizer.from_text(TEXT)
     torch.manual_seed(0)
-    config = MiniGPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, embed_dim=12,
-                           num_heads=num_heads, num_layers=num_layers)
+    config = MiniGPTConfig(
+        vocab_size=tokenizer.vocab_size,
+        block_size=32,
+        embed_dim=12,
+        num_heads=num_heads,
+        num_layers=num_layers,
+    )
     return MiniGPT(config), tokenizer
 
 
 def test_export_attention_maps_writes_causal_probability_rows(tmp_path):
     model, tokenizer = tiny_char_model(num_layers=2, num_heads=2)
     path = tmp_path / "runs" / "attention.json"
-    returned = vis.export_attention_maps(model, tokenizer, TEXT, path, source={"step": 0})
+    returned = export_attention_maps(model, tokenizer, TEXT, path, source={"step": 0})
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert data == returned
+    assert data == returned == load_attention_maps(path)
     T = len(TEXT)
     assert data["text"] == TEXT
     assert data["tokens"] == list(TEXT)
@@ -37,13 +44,19 @@ def test_export_attention_maps_writes_causal_probability_rows(tmp_path):
     weights = torch.tensor(data["attention"], dtype=torch.float64)
     assert weights.shape == (2, 2, T, T)
     # Rounded to 3 decimals: each of the T entries is off by at most 0.0005.
-    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(2, 2, T, dtype=torch.float64),
-                               atol=T * 5e-4, rtol=0)
+    torch.testing.assert_close(
+        weights.sum(dim=-1), torch.ones(2, 2, T, dtype=torch.float64), atol=T * 5e-4, rtol=0
+    )
     assert torch.equal(weights.triu(1), torch.zeros_like(weights))  # nothing after the query
     assert torch.equal(weights, (weights * 1000).round() / 1000)
     # The same numbers the model gives, up to the rounding.
     expected = model.attention_maps(torch.tensor([tokenizer.encode(TEXT)]))[:, 0]
     torch.testing.assert_close(weights, expected.double(), atol=5e-4, rtol=0)
+
+
+def test_loading_a_missing_file_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="export_attention_maps"):
+        load_attention_maps(tmp_path / "attention.json")
 
 
 def test_head_statistics_of_known_patterns():
@@ -55,45 +68,23 @@ def test_head_statistics_of_known_patterns():
     first = torch.zeros(T, T)
     first[:, 0] = 1.0
     data = {"tokens": tokens, "attention": torch.stack([previous, first])[None].tolist()}
-    prev_row, first_row = vis.head_statistics(data)
+    prev_row, first_row = head_statistics(data)
     assert (prev_row["previous"], prev_row["self"], prev_row["first"]) == (1.0, 0.0, 0.25)
     assert prev_row["spaces"] == pytest.approx(0.25)  # only "c" looks at the space before it
     assert (first_row["first"], first_row["previous"]) == (1.0, 0.25)
 
 
-@pytest.fixture
-def exported_maps(tmp_path, monkeypatch):
-    """Point the trained-head figures at maps exported from a tiny random model."""
-    model, tokenizer = tiny_char_model(num_layers=2, num_heads=3)
-    path = tmp_path / "attention.json"
-    vis.export_attention_maps(model, tokenizer, TEXT, path)
-    monkeypatch.setattr(vis, "ATTENTION_MAPS", path)
-    return path
-
-
-@pytest.mark.parametrize("path", [
-    "figures/04-qkv.svg", "figures/04-scores-to-weights.svg", "figures/04-context.svg",
-    "figures/04-scaling.svg", "figures/05-causal-mask.svg", "figures/05-masking.svg",
-])
-def test_figures_render(path):
-    assert vis.render_figure(path).lstrip().startswith(("<?xml", "<svg"))
-
-
-@pytest.mark.parametrize("path", ["figures/05-trained-heads.svg", "figures/05-head-patterns.svg"])
-def test_trained_head_figures_render_from_any_export(exported_maps, path):
-    svg = vis.render_figure(path)
-    assert svg.lstrip().startswith(("<?xml", "<svg"))
-    assert "layer 1, head 2" in svg
-
-
 def test_committed_attention_maps_match_their_model():
-    if not vis.ATTENTION_MAPS.is_file():
-        pytest.skip(f"{vis.ATTENTION_MAPS} has not been exported yet")
-    data = vis.load_attention_maps()
+    data = load_attention_maps(COMMITTED)
     weights = torch.tensor(data["attention"])
     T = len(data["tokens"])
     assert "".join(data["tokens"]) == data["text"] == TEXT
-    assert weights.shape == (data["model_config"]["num_layers"],
-                             data["model_config"]["num_heads"], T, T)
-    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(weights.shape[:-1]),
-                               atol=T * 5e-4, rtol=0)
+    assert weights.shape == (
+        data["model_config"]["num_layers"],
+        data["model_config"]["num_heads"],
+        T,
+        T,
+    )
+    torch.testing.assert_close(
+        weights.sum(dim=-1), torch.ones(weights.shape[:-1]), atol=T * 5e-4, rtol=0
+    )

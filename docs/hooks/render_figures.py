@@ -1,4 +1,4 @@
-"""MkDocs hook: add every figure registered in `minigpt.visualization.FIGURES` to the site.
+"""MkDocs hook: add every figure registered in `docs/figures` (the `figures` package) to the site.
 
 Each registered function runs once per build; its SVG becomes a generated file at the
 registered path (e.g. `figures/04-attention-weights.svg`), which pages link to as an ordinary
@@ -8,7 +8,8 @@ A figure function that raises fails the build, naming the figure and the traceba
 
 Figures are deterministic, so rendered SVGs are cached in `.cache/minigpt-figures/` under a key
 made of the figure's path and the contents of everything a figure can read: the `minigpt`
-package, `docs/runs/` and the versions of matplotlib, NumPy and PyTorch. A rebuild (e.g. under
+package, the figure code in `docs/figures/`, `docs/runs/` and the versions of matplotlib, NumPy
+and PyTorch. A rebuild (e.g. under
 `mkdocs serve`) re-renders only when one of those changed. MINIGPT_FIGURE_CACHE=0 disables it.
 """
 
@@ -31,7 +32,11 @@ log = get_plugin_logger("figures")
 def _fingerprint(root: Path) -> str:
     digest = hashlib.sha256()
     inputs = sorted(
-        [*(root / "minigpt").rglob("*.py"), *(root / "docs" / "runs").rglob("*")],
+        [
+            *(root / "minigpt").rglob("*.py"),
+            *(root / "docs" / "figures").rglob("*.py"),
+            *(root / "docs" / "runs").rglob("*"),
+        ],
         key=lambda p: p.as_posix(),
     )
     for path in inputs:
@@ -48,17 +53,17 @@ def _fingerprint(root: Path) -> str:
 
 def on_files(files, config):
     try:
-        from minigpt import visualization
+        import figures  # docs/figures, on sys.path (hooks/environment.py)
     except Exception as error:  # noqa: BLE001
         details = traceback.format_exc()
-        raise PluginError(f"cannot import minigpt.visualization:\n{details}") from error
+        raise PluginError(f"cannot import the figures (docs/figures):\n{details}") from error
     root = Path(config.config_file_path).resolve().parent
     use_cache = os.environ.get("MINIGPT_FIGURE_CACHE", "1") not in ("0", "false", "no")
     cache_dir = root / ".cache" / "minigpt-figures"
     fingerprint = _fingerprint(root) if use_cache else ""
     start = time.perf_counter()
     rendered = 0
-    for path in sorted(visualization.FIGURES):
+    for path in sorted(figures.FIGURES):
         if files.get_file_from_path(path) is not None:
             raise PluginError(f"{path} is both a file in docs/ and a generated figure")
         cached = cache_dir / (hashlib.sha256(f"{fingerprint}:{path}".encode()).hexdigest() + ".svg")
@@ -66,7 +71,7 @@ def on_files(files, config):
             svg = cached.read_text(encoding="utf-8")
         else:
             try:
-                svg = visualization.render_figure(path)
+                svg = figures.render_figure(path)
             except Exception as error:  # noqa: BLE001
                 raise PluginError(f"figure {path} failed:\n{traceback.format_exc()}") from error
             rendered += 1
@@ -76,7 +81,9 @@ def on_files(files, config):
         files.append(File.generated(config, path, content=svg))
     log.info(
         "%d figures (%d rendered, %d from the cache) in %.1f s",
-        len(visualization.FIGURES), rendered, len(visualization.FIGURES) - rendered,
+        len(figures.FIGURES),
+        rendered,
+        len(figures.FIGURES) - rendered,
         time.perf_counter() - start,
     )
     return files
