@@ -13,6 +13,7 @@ import inspect
 import os
 import random
 import re
+import signal
 import sys
 import typing
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .console import ReaderSafeOutput, one_line_warnings
 
 EXAMPLES = """\
 examples:
@@ -43,6 +45,9 @@ examples:
   minigpt train --data my_corpus.txt --tokenizer gpt2 --max-iters 1000
   minigpt train --resume --out-dir runs/cpu --max-iters 4000   # continue, then go further
   torchrun --standalone --nproc_per_node=8 -m minigpt.cli train --preset shakespeare-char
+
+Ctrl-C, SIGTERM or SIGHUP stop a run after the current step and save it; --resume then
+continues it exactly (bitwise on the same machine, thread count and software versions).
 
 The TOML file holds field names at top level, e.g.
   batch_size = 16
@@ -75,13 +80,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _optional(kind: type) -> Any:
-    def parse(text: str) -> Any:
-        if text.lower() in ("none", "null"):
-            return None
-        return kind(text)
+def _parse_as(kind: type, optional: bool = False, low: int | None = None) -> Any:
+    """An argparse type that explains a bad value in words ("expected a whole number"), never
+    with a Python type name; `optional` also accepts "none", `low` is the smallest int."""
 
-    parse.__name__ = kind.__name__
+    def parse(text: str) -> Any:
+        if optional and text.lower() in ("none", "null"):
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            expected = {int: "a whole number", float: "a number"}.get(kind, kind.__name__)
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
     return parse
 
 
@@ -125,7 +139,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(
                 flag,
                 dest=f.name,
-                type=_optional(kind) if optional else kind,
+                type=_parse_as(kind, optional) if kind is not str else None,
                 default=argparse.SUPPRESS,
                 metavar=metavar,
                 help=help_text,
@@ -199,31 +213,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="a ckpt.pt file or the run folder holding it",
     )
     sample.add_argument("--prompt", default="", help="text to continue (default: start fresh)")
-    sample.add_argument("--max-new-tokens", type=_non_negative, default=500, metavar="N")
+    sample.add_argument("--max-new-tokens", type=_parse_as(int, low=0), default=500, metavar="N")
     sample.add_argument(
         "--temperature",
-        type=float,
+        type=_parse_as(float),
         default=0.8,
         metavar="T",
         help="0 is greedy; below 1 sharper, above 1 flatter (default: 0.8)",
     )
     sample.add_argument(
         "--top-k",
-        type=int,
+        type=_parse_as(int, low=1),
         default=None,
         metavar="K",
         help="sample only among the K most likely tokens",
     )
     sample.add_argument(
         "--top-p",
-        type=float,
+        type=_parse_as(float),
         default=None,
         metavar="P",
         help="sample only among the most likely tokens whose probabilities add up to P",
     )
     sample.add_argument(
         "--seed",
-        type=int,
+        type=_parse_as(int),
         default=None,
         metavar="S",
         help="make the output reproducible (sample i uses S + i)",
@@ -235,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="recompute every position at each step (no KV cache)",
     )
     sample.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
-    sample.add_argument("--num-samples", type=_positive, default=1, metavar="N")
+    sample.add_argument("--num-samples", type=_parse_as(int, low=1), default=1, metavar="N")
     sample.add_argument(
         "--out",
         default=None,
@@ -246,22 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 usage or input error)."""
+    """Run the command line; returns the exit status (0 ok, 2 usage or input error, 128 + the
+    signal's number when stopped by Ctrl-C, SIGTERM or SIGHUP)."""
+    from .training.interrupts import Interrupted, signals_as_interrupts
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -270,21 +273,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    stdout = sys.stdout
+    sys.stdout = output = ReaderSafeOutput(stdout)
     try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        print("minigpt: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, OSError, RuntimeError) as err:
+        with signals_as_interrupts(), one_line_warnings(f"minigpt {args.command}"):
+            return args.handler(args)
+    except KeyboardInterrupt as err:
+        print(f"minigpt {args.command}: interrupted", file=sys.stderr)
+        return 128 + (err.signum if isinstance(err, Interrupted) else signal.SIGINT)
+    except (ValueError, OSError, RuntimeError, MemoryError) as err:
         if os.environ.get("MINIGPT_DEBUG"):
             raise
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"minigpt {args.command}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        sys.stdout = stdout
+        output.close()
 
 
 def _tokenize(args: argparse.Namespace) -> int:
-    from .data import build_tokenizer, resolve_corpus
+    from .corpus import resolve_corpus
+    from .data import build_tokenizer
     from .tokenization import get_tokenizer
 
     if args.tokenizer == "char":
@@ -312,6 +322,7 @@ def _tokenize(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .training import CHECKPOINT_NAME, load_checkpoint, make_config, train
+    from .training.checkpoint import checkpoint_train_config
 
     overrides = {f.name: getattr(args, f.name) for f in _config_fields() if hasattr(args, f.name)}
     config = make_config(args.preset, args.config_file, overrides)
@@ -319,13 +330,13 @@ def _train(args: argparse.Namespace) -> int:
         path = Path(config.out_dir) / CHECKPOINT_NAME
         if not path.is_file():
             raise FileNotFoundError(f"nothing to resume: checkpoint {path} not found")
-        saved = load_checkpoint(path, mmap=True).get("train_config") or {}
+        saved = checkpoint_train_config(load_checkpoint(path, mmap=True), path)
         config = make_config(
             args.preset, args.config_file, overrides, base={**saved, "resume": True}
         )
     try:
         result = train(config)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         # No checkpoint yet when stopped before training began (e.g. while encoding the corpus).
         if config.checkpoints and (Path(config.out_dir) / CHECKPOINT_NAME).is_file():
             print(
@@ -335,7 +346,7 @@ def _train(args: argparse.Namespace) -> int:
             )
         else:
             print("minigpt train: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(err, "signum", signal.SIGINT)
     print(
         f"done: step {result.step}, train loss {_fmt(result.train_loss)}, val loss "
         f"{_fmt(result.val_loss)}, {result.wall_time_s:.1f} s, "
@@ -356,10 +367,13 @@ def _fmt(value: float | None) -> str:
 
 def _sample(args: argparse.Namespace) -> int:
     from .generation import stream_text
-    from .sampling import check_sampling_options
+    from .sampling import check_sampling_options, check_seed
     from .training import checkpoint_path, load_checkpoint, load_model
 
     check_sampling_options(args.temperature, args.top_k, args.top_p)
+    if args.seed is not None:
+        check_seed(args.seed)
+        check_seed(args.seed + args.num_samples - 1)  # sample i uses seed + i
     model, tokenizer = load_model(args.checkpoint, args.device)
     if args.prompt:
         tokenizer.encode(args.prompt)  # a character the tokenizer lacks fails before printing
@@ -386,6 +400,8 @@ def _sample(args: argparse.Namespace) -> int:
         ):
             print(piece, end="", flush=True)
             pieces.append(piece)
+            if getattr(sys.stdout, "reader_gone", False) and args.out is None:
+                return 0  # nobody reads any more (`| head`), and nothing is saved: stop
         print(flush=True)
         samples.append((seed, "".join(pieces)))
     if args.out is not None:
@@ -400,7 +416,7 @@ def _sample(args: argparse.Namespace) -> int:
             f"prompt {args.prompt!r} ===\n{text}\n"
             for i, (seed, text) in enumerate(samples)
         )
-        out = Path(args.out)
+        out = Path(args.out).expanduser()
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(header + body, encoding="utf-8")
     return 0

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 POSITIONAL_KINDS = ("learned", "sinusoidal")
+SIZE_FIELDS = (
+    "vocab_size",
+    "block_size",
+    "embed_dim",
+    "num_heads",
+    "hidden_dim",
+    "num_layers",
+    "vocab_multiple",
+)
+SWITCH_FIELDS = ("bias", "tie_weights", "residual", "fused_attention")
+MAX_SIZE = 2**31 - 1  # sizes beyond this overflow the 32-bit indices of many kernels
 
 
 # --8<-- [start:config]
@@ -36,20 +48,26 @@ class MiniGPTConfig:
     def __post_init__(self) -> None:
         if self.hidden_dim is None:
             self.hidden_dim = 4 * self.embed_dim
-        for name in (
-            "vocab_size",
-            "block_size",
-            "embed_dim",
-            "num_heads",
-            "hidden_dim",
-            "num_layers",
-            "vocab_multiple",
-        ):
+        for name in SIZE_FIELDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
             if value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
+            if value > MAX_SIZE:
+                raise ValueError(f"{name} must be at most {MAX_SIZE}, got {value}")
+        for name in SWITCH_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise TypeError(
+                    f"{name} must be True or False, got {type(value).__name__} {value!r}"
+                )
+        for name in ("dropout", "layer_norm_eps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
         if self.embed_dim % self.num_heads != 0:
             raise ValueError(
                 f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads}); "
@@ -63,6 +81,26 @@ class MiniGPTConfig:
             )
         if self.layer_norm_eps <= 0:
             raise ValueError(f"layer_norm_eps must be positive, got {self.layer_norm_eps}")
+
+    def num_parameters(self) -> int:
+        """How many parameters a MiniGPT of this shape has (a tied output layer counts once),
+        computed from the sizes alone, so a size can be judged before any memory is used."""
+        c, h, t = self.embed_dim, self.hidden_dim, self.block_size
+        bias = int(self.bias)
+        block = (
+            2 * (c + bias * c)  # two LayerNorms
+            + 3 * c * c
+            + bias * 3 * c  # queries, keys and values
+            + c * c
+            + bias * c  # the attention's output projection
+            + c * h
+            + bias * h
+            + h * c
+            + bias * c  # the feed-forward network
+        )
+        tables = self.padded_vocab_size * c * (1 if self.tie_weights else 2)
+        positions = t * c if self.positional == "learned" else 0
+        return tables + positions + self.num_layers * block + c + bias * c  # + final LayerNorm
 
     @property
     def padded_vocab_size(self) -> int:

@@ -2,8 +2,8 @@
 
 The pipeline:
 
-1. `resolve_corpus` finds the text: a named corpus (`tinyshakespeare`, downloaded once into a
-   cache folder and checked against its SHA-256) or any UTF-8 text file.
+1. `minigpt.corpus.resolve_corpus` finds the text: a named corpus (`tinyshakespeare`,
+   downloaded once into a cache folder and checked against its SHA-256) or any UTF-8 file.
 2. `load_dataset` encodes it with a tokenizer, chunk by chunk, into a compact array of ids on
    disk (uint16 when the vocabulary fits, else uint32) and memory-maps it, so a corpus larger
    than memory works. The encoded array is cached, keyed by the corpus's hash and the
@@ -12,13 +12,6 @@ The pipeline:
 3. `BatchSampler` (built on `get_batch`) cuts random contiguous blocks out of a split: the
    input is a block of ids, the target the same block shifted by one token. It owns its random
    generator, so batches are reproducible and the generator's state can be checkpointed.
-
-Environment variables:
-
-- `MINIGPT_CACHE_DIR`: the cache folder (default `~/.cache/minigpt`) for downloaded corpora and
-  encoded token arrays.
-- `MINIGPT_TINYSHAKESPEARE`: the path of a local copy of Tiny Shakespeare, used instead of
-  downloading it (useful offline). Its SHA-256 must match the canonical file.
 """
 
 from __future__ import annotations
@@ -26,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import urllib.request
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,142 +29,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .corpus import cache_dir, read_text_chunks, resolve_corpus
+from .files import file_sha256, remove_stale_temporaries, temporary_path, write_text_atomic
 from .tokenization import CharTokenizer, Tokenizer, get_tokenizer
-
-CACHE_ENV = "MINIGPT_CACHE_DIR"
-
-
-@dataclass(frozen=True)
-class CorpusSource:
-    """Where a named corpus comes from, and how to recognise the right file."""
-
-    url: str
-    sha256: str
-    filename: str
-    env_var: str  # a local copy's path may be given in this environment variable
-
-
-CORPORA: dict[str, CorpusSource] = {
-    "tinyshakespeare": CorpusSource(
-        url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
-        sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
-        filename="tinyshakespeare.txt",
-        env_var="MINIGPT_TINYSHAKESPEARE",
-    ),
-}
-
-
-def cache_dir() -> Path:
-    """The cache folder: `$MINIGPT_CACHE_DIR`, else `~/.cache/minigpt`."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "minigpt").expanduser()
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB pieces."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download(url: str, destination: Path) -> None:
-    """Fetch `url` into `destination` (tests replace this function to stay offline)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.part")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(temporary, "wb") as f:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                f.write(block)
-        os.replace(temporary, destination)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def resolve_corpus(name_or_path: str | os.PathLike[str]) -> Path:
-    """The text file behind `name_or_path`: a named corpus (see `CORPORA`) or a file path.
-
-    For a named corpus, the file in `$<env_var>` (e.g. `MINIGPT_TINYSHAKESPEARE`) wins; else the
-    cached copy in `cache_dir()`; else it is downloaded there. Every copy must match the
-    corpus's SHA-256. Offline with no copy, the error says where to put the file.
-    """
-    name = str(name_or_path)
-    if name in CORPORA:
-        return _named_corpus(name, CORPORA[name])
-    path = Path(name).expanduser()
-    if path.is_file():
-        return path
-    if path.exists():
-        raise ValueError(f"corpus {name!r} is not a file")
-    raise FileNotFoundError(
-        f"no corpus named {name!r} and no such file; give the path of a UTF-8 text file or "
-        f"one of: {', '.join(CORPORA)}"
-    )
-
-
-def _named_corpus(name: str, source: CorpusSource) -> Path:
-    local = os.environ.get(source.env_var)
-    if local:
-        path = Path(local).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"{source.env_var} is set to {local!r}, which is not a file")
-        _check_sha256(path, source, f"the file in {source.env_var}")
-        return path
-    path = cache_dir() / "corpora" / source.filename
-    if path.is_file() and file_sha256(path) == source.sha256:
-        return path
-    try:
-        download(source.url, path)
-    except OSError as err:  # URLError, timeouts and refused connections are all OSErrors
-        raise FileNotFoundError(
-            f"could not download corpus {name!r} from {source.url} ({err}); to work offline, "
-            f"save that file as {path} or set {source.env_var} to its path"
-        ) from None
-    _check_sha256(path, source, "the downloaded file")
-    return path
-
-
-def _check_sha256(path: Path, source: CorpusSource, what: str) -> None:
-    actual = file_sha256(path)
-    if actual != source.sha256:
-        raise ValueError(
-            f"{what} {path} has SHA-256 {actual}, expected {source.sha256} for {source.url}; "
-            f"to train on a different text, pass its path as the corpus instead"
-        )
-
-
-def read_text_chunks(path: str | os.PathLike[str], chunk_chars: int = 1 << 20) -> Iterator[str]:
-    """Yield a UTF-8 file in pieces of about `chunk_chars` characters.
-
-    A piece ends only at a single line break between two non-space characters (`...x\n` then
-    `y...`). GPT-2-style tokenizers make such a line break a token of its own, so encoding the
-    pieces one by one gives exactly the ids of encoding the whole text at once. A longer run of
-    whitespace (`" \n\n"`, `"\r\n"`) is tokenized differently at the end of a text, so no piece
-    ends with one.
-    """
-    buffer: list[str] = []
-    size = 0
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            for line in f:
-                previous = buffer[-1] if buffer else ""
-                if (
-                    size >= chunk_chars
-                    and line[:1]
-                    and not line[:1].isspace()
-                    and len(previous) > 1
-                    and not previous[-2].isspace()
-                ):
-                    yield "".join(buffer)
-                    buffer, size = [], 0
-                buffer.append(line)
-                size += len(line)
-    except UnicodeDecodeError as err:
-        raise ValueError(
-            f"corpus {path} is not UTF-8 text ({err.reason} at byte {err.start} of a block)"
-        ) from None
-    if buffer:
-        yield "".join(buffer)
 
 
 def build_tokenizer(spec: str | os.PathLike[str] | Tokenizer, corpus: Path) -> Tokenizer:
@@ -277,19 +137,25 @@ def load_dataset(
     bin_path, meta_path = folder / "tokens.bin", folder / "meta.json"
     dtype = token_dtype(tok.vocab_size)
     meta = _read_meta(meta_path) if cache else None
-    if not (
-        meta
-        and bin_path.is_file()
-        and bin_path.stat().st_size == meta["num_tokens"] * dtype.itemsize
-    ):
+    if meta is not None and not _cached_ids_intact(bin_path, meta, dtype):
+        if "sha256" in meta:  # an older cache has no checksum: it is simply encoded again
+            warnings.warn(
+                f"the cached token ids {bin_path} do not match their checksum (the file was "
+                f"damaged); encoding the corpus again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        meta = None
+    if meta is None:
         folder.mkdir(parents=True, exist_ok=True)
-        suffix = f".{os.getpid()}.part"
-        temporary = bin_path.with_name(bin_path.name + suffix)
+        remove_stale_temporaries(folder)
+        temporary = temporary_path(bin_path)
         try:
             count = encode_corpus(corpus, tok, temporary)
             meta = {
                 "num_tokens": count,
                 "dtype": dtype.name,
+                "sha256": file_sha256(temporary),
                 "corpus": str(corpus),
                 "tokenizer": tok.to_dict(),
             }
@@ -303,21 +169,20 @@ def load_dataset(
     return TokenDataset(tokens, tok, val_fraction, corpus, bin_path)
 
 
+def _cached_ids_intact(bin_path: Path, meta: dict[str, Any], dtype: np.dtype) -> bool:
+    """The cached ids are exactly the ones encoded: right size and right SHA-256."""
+    try:
+        size_ok = bin_path.stat().st_size == meta["num_tokens"] * dtype.itemsize
+        return size_ok and file_sha256(bin_path) == meta.get("sha256")
+    except (OSError, KeyError, TypeError):
+        return False
+
+
 def _read_meta(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a UTF-8 file through a temporary file and a rename: never left half-written."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 # --8<-- [start:get_batch]

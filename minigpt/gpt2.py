@@ -69,6 +69,8 @@ def config_from_gpt2(
             raise ValueError(f"not a GPT-2 checkpoint: missing weight 'transformer.{needed}'")
     vocab_size, embed_dim = weights["wte.weight"].shape
     layers = {int(m.group(1)) for k in weights if (m := re.match(r"h\.(\d+)\.", k))}
+    if layers and "h.0.mlp.c_fc.weight" not in weights:  # it tells the feed-forward width
+        raise ValueError("missing weight 'transformer.h.0.mlp.c_fc.weight' in the GPT-2 checkpoint")
     values: dict = {
         "vocab_size": int(vocab_size),
         "block_size": int(weights["wpe.weight"].shape[0]),

@@ -100,11 +100,13 @@ class MiniGPT(nn.Module):
                 f"{self.config.block_size}; crop the input to its last "
                 f"{self.config.block_size} tokens"
             )
-        if targets is not None and targets.shape != ids.shape:
-            raise ValueError(
-                f"targets shape {tuple(targets.shape)} must match token ids shape "
-                f"{tuple(ids.shape)}"
-            )
+        if targets is not None:
+            if not isinstance(targets, Tensor) or targets.shape != ids.shape:
+                shape = tuple(targets.shape) if isinstance(targets, Tensor) else type(targets)
+                raise ValueError(
+                    f"targets shape {shape} must match token ids shape {tuple(ids.shape)}"
+                )
+            check_token_ids(targets, self.config.vocab_size, "target", allow_ignored=True)
 
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
         """Number of distinct parameters (a tied output layer counts once).

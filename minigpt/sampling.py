@@ -7,17 +7,31 @@ into text is `minigpt.generation`'s job.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
+
+MAX_SEED = 2**32 - 1  # NumPy's limit; torch and Python accept these seeds too
+
+
+def check_seed(seed: int) -> None:
+    """Seeds are whole numbers in [0, 2**32 - 1], for training and sampling alike."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number in [0, {MAX_SEED}], got {seed!r}")
 
 
 def check_sampling_options(temperature: float, top_k: int | None, top_p: float | None) -> None:
     """Reject settings that would silently sample nonsense."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise ValueError(f"temperature must be a number, got {temperature!r}")
+    if not math.isfinite(temperature):
+        raise ValueError(f"temperature must be a finite number, got {temperature}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
+    if top_p is not None and not 0.0 < top_p <= 1.0:  # also refuses nan
         raise ValueError(f"top_p must be in (0, 1] or None, got {top_p}")
 
 

@@ -7,23 +7,28 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 
-def check_token_ids(ids: Tensor, vocab_size: int) -> None:
+def check_token_ids(
+    ids: Tensor, vocab_size: int, what: str = "token", allow_ignored: bool = False
+) -> None:
     """Raise a clear error for ids that are not integers or fall outside the vocabulary.
 
-    The range check needs the values on the host, so on an accelerator it only runs when
-    asked explicitly; there an out-of-range id still fails inside the embedding kernel.
+    `what` names the ids in the message ("token", "target"); `allow_ignored` also accepts -1,
+    the target that the loss skips. The range check needs the values on the host, so on an
+    accelerator it is skipped; there an out-of-range id still fails inside the kernel.
     """
     if not isinstance(ids, Tensor):
-        raise TypeError(f"token ids must be a torch.Tensor, got {type(ids).__name__}")
+        raise TypeError(f"{what} ids must be a torch.Tensor, got {type(ids).__name__}")
     if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-        raise TypeError(f"token ids must be an integer tensor (torch.long), got {ids.dtype}")
+        raise TypeError(f"{what} ids must be an integer tensor (torch.long), got {ids.dtype}")
     if ids.numel() == 0 or ids.device.type != "cpu" or torch.compiler.is_compiling():
         return
-    bad = (ids < 0) | (ids >= vocab_size)
+    low = -1 if allow_ignored else 0
+    bad = (ids < low) | (ids >= vocab_size)
     if bad.any():
         where = tuple(int(i) for i in bad.nonzero()[0])
+        allowed = f"[0, {vocab_size})" + (" or -1 (ignored by the loss)" if allow_ignored else "")
         raise ValueError(
-            f"token id {int(ids[where])} at index {where} is outside [0, {vocab_size}); "
+            f"{what} id {int(ids[where])} at index {where} is outside {allowed}; "
             f"the vocabulary has {vocab_size} tokens"
         )
 
@@ -42,7 +47,7 @@ class TokenEmbedding(nn.Module):
 
     def forward(self, ids: Tensor) -> Tensor:
         check_token_ids(ids, self.weight.shape[0])
-        return self.weight[ids]  # (..., embed_dim): one row per id
+        return F.embedding(ids, self.weight)  # (..., embed_dim): row ids[i] for each id
         # --8<-- [end:token_embedding]
 
 

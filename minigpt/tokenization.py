@@ -156,8 +156,15 @@ def get_tokenizer(name_or_path: str | os.PathLike[str], text: str | None = None)
         if text is None:
             raise ValueError("the 'char' tokenizer is built from a corpus: pass text=...")
         return CharTokenizer.from_text(text)
-    if Path(name_or_path).is_file():
-        return BPETokenizer.load(name_or_path)
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        try:
+            return BPETokenizer.load(path)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+            raise ValueError(
+                f"tokenizer file {path} is not a BPE tokenizer saved with BPETokenizer.save "
+                f"({type(err).__name__}: {err})"
+            ) from None
     raise ValueError(
         f"unknown tokenizer {str(name_or_path)!r}: choose 'gpt2', 'char' or the path of a BPE file "
         "saved with BPETokenizer.save"

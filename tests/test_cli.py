@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from minigpt import __version__
 from minigpt.cli import main
+from minigpt.training import load_checkpoint
 from tests.conftest import TINY_TEXT
 
 TINY = [
@@ -180,7 +184,9 @@ def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, capsys, tmp_path
 @pytest.mark.parametrize(
     ("arguments", "fragments"),
     [
-        (["train", "--batch-size", "lots"], ["--batch-size", "invalid int value: 'lots'"]),
+        (["train", "--batch-size", "lots"], ["--batch-size: expected a whole number, got 'lots'"]),
+        (["train", "--learning-rate", "fast"], ["--learning-rate: expected a number, got 'fast'"]),
+        (["train", "--hidden-dim", "wide"], ["--hidden-dim: expected a whole number"]),
         (["train", "--batch-size", "0"], ["batch_size must be at least 1"]),
         (["train", "--preset", "gpt5"], ["invalid choice: 'gpt5'"]),
         (["train", "--dropout", "1.5", "--device", "cpu"], ["dropout must be in [0, 1)"]),
@@ -191,7 +197,8 @@ def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, capsys, tmp_path
             ["checkpoint /nonexistent/ckpt.pt not found"],
         ),
         (["sample", "--checkpoint", "x", "--top-p", "2"], ["top_p must be in (0, 1]"]),
-        (["sample", "--checkpoint", "x", "--max-new-tokens", "-1"], ["must be >= 0"]),
+        (["sample", "--checkpoint", "x", "--max-new-tokens", "-1"], ["must be at least 0, got -1"]),
+        (["sample", "--checkpoint", "x", "--num-samples", "two"], ["expected a whole number"]),
         (["frobnicate"], ["invalid choice: 'frobnicate'"]),
     ],
 )
@@ -281,3 +288,130 @@ def test_the_console_script(run_dir, tmp_path):
     )
     assert missing.returncode == 2
     assert missing.stderr.count("\n") == 1 and "not found" in missing.stderr
+
+
+# -- faults: every one a single line and exit 2, nothing lost -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragments"),
+    [
+        (["train", "--num-layers", "99999999999999999999"], ["num_layers must be at most"]),
+        (["train", "--batch-size", "99999999999999999999"], ["batch_size must be at most"]),
+        (["train", "--min-lr", "nan"], ["min_lr must be a finite number, got nan"]),
+        (["train", "--learning-rate", "inf"], ["learning_rate must be a finite number, got inf"]),
+        (["train", "--seed", "-1"], ["seed must be a whole number in [0, 4294967295], got -1"]),
+        (["sample", "--checkpoint", "x", "--seed", "-1"], ["seed must be a whole number in [0,"]),
+        (["sample", "--checkpoint", "x", "--temperature", "inf"], ["temperature must be a finite"]),
+        (["sample", "--checkpoint", "x", "--top-p", "nan"], ["top_p must be in (0, 1]"]),
+    ],
+)
+def test_numbers_that_cannot_work_are_one_line_errors(capsys, arguments, fragments):
+    assert_one_line_error(capsys, main(arguments), *fragments)
+
+
+def test_a_model_too_large_for_memory_is_one_line_error(corpus, tmp_path, capsys):
+    code = main(["train", "--data", str(corpus), *TINY, "--num-layers", "2147483647",
+                 "--out-dir", str(tmp_path / "big")])  # fmt: skip
+    assert_one_line_error(capsys, code, "parameters needs about", "GB of memory, but only")
+
+
+def test_a_damaged_checkpoint_is_refused_by_sample_and_resume(run_dir, tmp_path, capsys):
+    damaged = tmp_path / "run"
+    damaged.mkdir()
+    data = bytearray((run_dir / "ckpt.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte, inside the weights
+    (damaged / "ckpt.pt").write_bytes(bytes(data))
+    assert_one_line_error(capsys, main(["sample", "--checkpoint", str(damaged)]), "is damaged")
+    code = main(["train", "--resume", "--out-dir", str(damaged), "--device", "cpu"])
+    assert_one_line_error(capsys, code, "is damaged")
+
+
+def test_a_checkpoint_from_another_version_is_one_line_error(run_dir, tmp_path, capsys):
+    payload = torch.load(run_dir / "ckpt.pt", weights_only=True)
+    payload["train_config"]["warmup_steps"] = payload["train_config"].pop("warmup_iters")
+    payload["minigpt_version"] = "0.2.0"
+    (tmp_path / "old").mkdir()
+    torch.save(payload, tmp_path / "old" / "ckpt.pt")
+    code = main(["train", "--resume", "--out-dir", str(tmp_path / "old")])
+    assert_one_line_error(
+        capsys, code, "settings this version does not know: warmup_steps", "minigpt 0.2.0"
+    )
+
+
+def test_resume_refuses_another_tokenizer(run_dir, capsys):
+    code = main(["train", "--resume", "--out-dir", str(run_dir), "--tokenizer", "gpt2"])
+    assert_one_line_error(capsys, code, "cannot resume with tokenizer 'gpt2'")
+
+
+def test_a_folder_in_use_is_one_line_error(corpus, tmp_path, capsys):
+    from minigpt.training import RunDir
+
+    busy = RunDir(tmp_path / "run")
+    busy.lock()
+    try:
+        code = main(["train", "--data", str(corpus), *TINY, "--out-dir", str(tmp_path / "run")])
+        assert_one_line_error(capsys, code, "is in use by a run that is still training", "pid")
+    finally:
+        busy.unlock()
+
+
+def test_a_damaged_token_cache_is_encoded_again_with_a_one_line_warning(corpus, tmp_path, capsys):
+    arguments = ["train", "--data", str(corpus), *TINY, "--max-iters", "1"]
+    assert main([*arguments, "--out-dir", str(tmp_path / "a")]) == 0
+    (cached,) = Path(os.environ["MINIGPT_CACHE_DIR"]).glob("tokens/*/tokens.bin")
+    cached.write_bytes(b"\xff\xff" * (cached.stat().st_size // 2))  # ids far outside the vocab
+    capsys.readouterr()
+    assert main([*arguments, "--out-dir", str(tmp_path / "b")]) == 0
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("minigpt train: warning: the cached token")
+
+
+# -- signals and pipes, in a real process --------------------------------------------------
+
+
+def minigpt_process(*arguments: str, **options) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "minigpt", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        **options,
+    )
+
+
+def test_sigterm_saves_and_says_how_to_resume(corpus, tmp_path):
+    out_dir = tmp_path / "run"
+    process = minigpt_process("train", "--data", str(corpus), *TINY[:-1], "--max-iters",
+                              "1000000", "--out-dir", str(out_dir))  # fmt: skip
+    assert process.stdout.readline().startswith("step 0: train loss")  # training has begun
+    process.send_signal(signal.SIGTERM)  # what `timeout`, `docker stop` and systemd send
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "SIGTERM: stopping after this step" in out
+    assert err.strip().splitlines()[-1] == (
+        f"minigpt train: interrupted; continue with: minigpt train --resume --out-dir {out_dir}"
+    )
+    assert "Traceback" not in err
+    assert main(["train", "--resume", "--out-dir", str(out_dir), "--max-iters", "0"]) == 0
+
+
+def test_a_closed_pipe_neither_loses_a_run_nor_prints_an_error(corpus, tmp_path, run_dir):
+    """`minigpt train … | head -1`: the run still finishes and saves; `sample | head` and
+    `tokenize | head` stop quietly."""
+    train = minigpt_process("train", "--data", str(corpus), *TINY[:-1], "--max-iters", "12",
+                            "--out-dir", str(tmp_path / "run"))  # fmt: skip
+    sample = minigpt_process("sample", "--checkpoint", str(run_dir), "--max-new-tokens",
+                             "100000", "--device", "cpu")  # fmt: skip
+    tokenize = minigpt_process("tokenize", "to be or not to be " * 5000)
+    for process in (train, sample, tokenize):
+        process.stdout.read(1)  # the reader takes a little, then goes away
+        process.stdout.close()
+    for process in (train, sample, tokenize):
+        err = process.stderr.read()
+        process.wait(timeout=120)
+        assert process.returncode == 0, err
+        assert "Broken pipe" not in err and "Traceback" not in err and "Exception" not in err
+    assert load_checkpoint(tmp_path / "run")["step"] == 12
+    assert (tmp_path / "run" / "run.json").is_file()

@@ -10,16 +10,15 @@ import numpy as np
 import pytest
 import torch
 
+from minigpt import corpus as corpora
 from minigpt import data
+from minigpt.corpus import CorpusSource, read_text_chunks, resolve_corpus
 from minigpt.data import (
     BatchSampler,
-    CorpusSource,
     FixedBatches,
     encode_corpus,
     get_batch,
     load_dataset,
-    read_text_chunks,
-    resolve_corpus,
     token_dtype,
 )
 from minigpt.tokenization import CharTokenizer, get_tokenizer
@@ -37,7 +36,7 @@ def offline_cache(tmp_path, monkeypatch):
     def no_network(url, destination):
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(data, "download", no_network)
+    monkeypatch.setattr(corpora, "download", no_network)
 
 
 @pytest.fixture
@@ -59,13 +58,13 @@ def tiny_named_corpus(tmp_path, monkeypatch):
         filename="tiny.txt",
         env_var="MINIGPT_TINY_TEST",
     )
-    monkeypatch.setitem(data.CORPORA, "tiny", source)
+    monkeypatch.setitem(corpora.CORPORA, "tiny", source)
     monkeypatch.delenv("MINIGPT_TINY_TEST", raising=False)
     return source_file
 
 
 def test_tinyshakespeare_source_is_the_canonical_file():
-    source = data.CORPORA["tinyshakespeare"]
+    source = corpora.CORPORA["tinyshakespeare"]
     assert source.url == (
         "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
     )
@@ -74,9 +73,9 @@ def test_tinyshakespeare_source_is_the_canonical_file():
 
 
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
-    assert data.cache_dir() == tmp_path / "cache"
+    assert corpora.cache_dir() == tmp_path / "cache"
     monkeypatch.delenv("MINIGPT_CACHE_DIR")
-    assert data.cache_dir() == Path.home() / ".cache" / "minigpt"
+    assert corpora.cache_dir() == Path.home() / ".cache" / "minigpt"
 
 
 def test_a_path_is_a_corpus(corpus):
@@ -95,7 +94,7 @@ def test_offline_without_a_copy_says_where_to_put_the_file():
         resolve_corpus("tinyshakespeare")
     message = str(info.value)
     assert "could not download" in message and "network is unreachable" in message
-    assert str(data.cache_dir() / "corpora" / "tinyshakespeare.txt") in message
+    assert str(corpora.cache_dir() / "corpora" / "tinyshakespeare.txt") in message
     assert "MINIGPT_TINYSHAKESPEARE" in message
 
 
@@ -107,9 +106,9 @@ def test_download_is_checked_and_cached(tiny_named_corpus, monkeypatch):
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(tiny_named_corpus, destination)
 
-    monkeypatch.setattr(data, "download", fake_download)
+    monkeypatch.setattr(corpora, "download", fake_download)
     path = resolve_corpus("tiny")
-    assert path == data.cache_dir() / "corpora" / "tiny.txt"
+    assert path == corpora.cache_dir() / "corpora" / "tiny.txt"
     assert path.read_text(encoding="utf-8") == TINY_TEXT
     assert resolve_corpus("tiny") == path  # the cached copy: no second download
     assert calls == ["https://example.invalid/tiny.txt"]
@@ -120,7 +119,7 @@ def test_a_download_with_the_wrong_sha256_is_rejected(tiny_named_corpus, monkeyp
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_text("not the right text", encoding="utf-8")
 
-    monkeypatch.setattr(data, "download", corrupt_download)
+    monkeypatch.setattr(corpora, "download", corrupt_download)
     with pytest.raises(ValueError, match="has SHA-256 .* expected"):
         resolve_corpus("tiny")
 
@@ -199,7 +198,7 @@ def test_load_dataset_memory_maps_a_90_10_split(corpus):
     assert len(dataset.train) + len(dataset.val) == len(text)
     assert dataset.tokenizer.decode(dataset.tokens.tolist()) == text
     assert dataset.tokenizer.to_dict() == CharTokenizer.from_text(text).to_dict()
-    assert dataset.path.parent.parent == data.cache_dir() / "tokens"
+    assert dataset.path.parent.parent == corpora.cache_dir() / "tokens"
 
 
 def test_the_encoded_ids_are_cached(corpus, monkeypatch):
@@ -214,6 +213,28 @@ def test_the_encoded_ids_are_cached(corpus, monkeypatch):
     np.testing.assert_array_equal(second.tokens, first.tokens)
     with pytest.raises(AssertionError, match="encoded again"):  # another tokenizer, another key
         load_dataset(corpus, CharTokenizer(sorted(set(TINY_TEXT)) + ["#"]))
+
+
+def test_damaged_cached_ids_are_encoded_again(corpus):
+    first = load_dataset(corpus, "char")
+    expected = np.array(first.tokens)
+    raw = bytearray(first.path.read_bytes())
+    raw[10] ^= 0x01  # one id changed, still inside the vocabulary: only the checksum sees it
+    first.path.write_bytes(bytes(raw))
+    with pytest.warns(RuntimeWarning, match="do not match their checksum .* encoding the corpus"):
+        second = load_dataset(corpus, "char")
+    np.testing.assert_array_equal(second.tokens, expected)
+
+
+def test_temporary_files_left_by_a_killed_encoder_are_removed(corpus):
+    folder = load_dataset(corpus, "char").path.parent
+    dead_pid = 2**22 + 12345  # above Linux's largest pid: no such process
+    stale = [folder / f"tokens.bin.{dead_pid}.part", folder / f".meta.json.{dead_pid}.tmp"]
+    for path in stale:
+        path.write_bytes(b"\0" * 1000)
+    (folder / "meta.json").unlink()  # force an encode, which tidies the folder first
+    load_dataset(corpus, "char")
+    assert not any(path.exists() for path in stale)
 
 
 def test_chunked_encoding_matches_encoding_everything_at_once(tmp_path):

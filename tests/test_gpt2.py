@@ -139,10 +139,13 @@ def test_unknown_width_needs_num_heads(hf_model):
         MiniGPT.from_gpt2(hf_model.state_dict())
 
 
-def test_missing_weight_is_named(hf_model):
+@pytest.mark.parametrize(
+    "name", ["transformer.h.1.mlp.c_fc.bias", "transformer.h.0.mlp.c_fc.weight"]
+)
+def test_missing_weight_is_named(hf_model, name):
     state = dict(hf_model.state_dict())
-    del state["transformer.h.1.mlp.c_fc.bias"]
-    with pytest.raises(ValueError, match="missing weight 'transformer.h.1.mlp.c_fc.bias'"):
+    del state[name]
+    with pytest.raises(ValueError, match=f"missing weight '{name}'"):
         MiniGPT.from_gpt2(state, num_heads=4)
 
 

@@ -187,6 +187,17 @@ def test_generate_restores_training_mode(model):
         ({"hidden_dim": 0}, ValueError, "hidden_dim must be positive, got 0"),
         ({"dropout": 1.0}, ValueError, r"dropout must be in \[0, 1\), got 1.0"),
         (
+            {"num_layers": 10**20},
+            ValueError,
+            "num_layers must be at most 2147483647, got 100000000000000000000",
+        ),
+        ({"bias": "no"}, TypeError, "bias must be True or False, got str 'no'"),
+        ({"tie_weights": 0}, TypeError, "tie_weights must be True or False, got int 0"),
+        ({"residual": None}, TypeError, "residual must be True or False, got NoneType None"),
+        ({"layer_norm_eps": float("nan")}, ValueError, "layer_norm_eps must be a finite number"),
+        ({"dropout": float("nan")}, ValueError, "dropout must be a finite number, got nan"),
+        ({"dropout": "0.1"}, TypeError, "dropout must be a number, got str '0.1'"),
+        (
             {"positional": "rotary"},
             ValueError,
             "positional must be one of learned, sinusoidal, got 'rotary'",
@@ -244,6 +255,33 @@ def test_wrong_input_dtype_or_shape(model, ids, error, message):
 def test_targets_must_match_ids(model):
     with pytest.raises(ValueError, match=r"targets shape \(1, 3\) must match token ids shape"):
         model(torch.zeros(1, 4, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long))
+
+
+def test_targets_are_checked_like_ids(model):
+    ids = torch.zeros(1, 4, dtype=torch.long)
+    message = r"target id 64 at index \(0, 2\) is outside \[0, 64\) or -1 \(ignored by the loss\)"
+    with pytest.raises(ValueError, match=message):
+        model(ids, torch.tensor([[1, 2, 64, 3]]))
+    with pytest.raises(ValueError, match=r"target id -2 at index \(0, 0\)"):
+        model(ids, torch.tensor([[-2, 2, 1, 3]]))
+    with pytest.raises(TypeError, match="target ids must be an integer tensor"):
+        model(ids, torch.zeros(1, 4))
+    logits, loss = model(ids, torch.tensor([[-1, -1, 5, 6]]))  # -1: positions the loss skips
+    expected = torch.nn.functional.cross_entropy(logits[0, 2:], torch.tensor([5, 6]))
+    torch.testing.assert_close(loss, expected)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"bias": False, "tie_weights": False},
+        {"positional": "sinusoidal", "hidden_dim": 50, "vocab_multiple": 64},
+    ],
+)
+def test_the_parameter_count_is_known_from_the_config(overrides):
+    config = tiny_config(**overrides)
+    assert config.num_parameters() == MiniGPT(config).num_parameters()
 
 
 @pytest.mark.parametrize(

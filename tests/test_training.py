@@ -22,6 +22,7 @@ from minigpt.training import (
     PRESETS,
     StepInfo,
     TrainConfig,
+    TrainingDiverged,
     clean_state_dict,
     configure_optimizer,
     learning_rate_at,
@@ -239,6 +240,174 @@ def test_interrupt_saves_a_checkpoint_and_resume_is_exact(corpus, tmp_path):
     assert summary["resumed_from_step"] == 3
 
 
+def _losses(result) -> list[tuple]:
+    return [
+        (r["kind"], r["step"], r["train_loss"], r["val_loss"])
+        for r in read_metrics(result.metrics_path)
+    ]
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    return all(
+        torch.equal(x, y)
+        for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
+
+
+def test_resume_is_exact_when_stopped_between_two_log_lines(corpus, tmp_path):
+    """With the default log_interval of 10, a stop at step 13 leaves 3 steps of the next
+    train line's mean in flight: the checkpoint carries them."""
+    options = dict(max_iters=24, eval_interval=12, log_interval=10)
+    reference = train(tiny_config(corpus, tmp_path / "reference", **options))
+
+    def stop_at_step_13(info: StepInfo) -> None:
+        if info.step == 13:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C: stop after this step
+
+    config = tiny_config(corpus, tmp_path / "interrupted", **options)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[stop_at_step_13])
+    assert load_checkpoint(tmp_path / "interrupted")["step"] == 13
+    resumed = train(replace(config, resume=True))
+    assert _losses(resumed) == _losses(reference)  # bitwise, the train line of step 20 too
+    assert [r["step"] for r in read_metrics(resumed.metrics_path) if r["kind"] == "train"] == [
+        10,
+        20,
+        24,
+    ]
+    assert _same_weights(resumed.model, reference.model)
+
+
+def test_a_second_ctrl_c_during_an_evaluation_is_redone_on_resume(corpus, tmp_path, monkeypatch):
+    """Stopped inside the final evaluation: the checkpoint says the evaluation is pending, and
+    the resumed run does it first, so its log and run.json report the true final losses."""
+    reference = train(tiny_config(corpus, tmp_path / "reference"))
+    original = training.Trainer.evaluate
+
+    def interrupted_final_evaluation(self):
+        if self.step == self.config.max_iters:
+            raise KeyboardInterrupt  # the second Ctrl-C, while the losses are being measured
+        return original(self)
+
+    config = tiny_config(corpus, tmp_path / "interrupted")
+    with monkeypatch.context() as patch:
+        patch.setattr(training.Trainer, "evaluate", interrupted_final_evaluation)
+        with pytest.raises(KeyboardInterrupt):
+            train(config)
+    payload = load_checkpoint(tmp_path / "interrupted")
+    assert (payload["step"], payload["eval_pending"]) == (8, True)
+    resumed = train(replace(config, resume=True))
+    assert _losses(resumed) == _losses(reference)
+    assert (resumed.val_loss, resumed.train_loss) == (reference.val_loss, reference.train_loss)
+    summary = json.loads(resumed.run_path.read_text())
+    assert summary["final_val_loss"] == reference.val_loss
+
+
+def test_a_seeded_run_is_bitwise_reproducible_on_two_threads(corpus, tmp_path):
+    """Same seed, same thread count, same machine: the same weights and log, bit for bit.
+
+    The cause of the differences seen before: the token embedding's backward pass used
+    `weight[ids]`, whose gradient adds a row's repeated ids from several threads at once
+    (atomic adds, in arrival order); `F.embedding` adds them in a fixed order.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        # Big enough that the embedding's backward pass is split across both threads.
+        options = dict(
+            max_iters=3, eval_interval=3, batch_size=16, block_size=64, embed_dim=64, dropout=0.0
+        )
+        first = train(tiny_config(corpus, tmp_path / "first", **options))
+        second = train(tiny_config(corpus, tmp_path / "second", **options))
+    finally:
+        torch.set_num_threads(threads)
+    assert _losses(first) == _losses(second)
+    assert _same_weights(first.model, second.model)
+
+
+def test_sigterm_and_sighup_stop_a_run_like_ctrl_c(corpus, tmp_path):
+    for signum, name in ((signal.SIGTERM, "term"), (signal.SIGHUP, "hup")):
+
+        def send(info: StepInfo, signum=signum) -> None:
+            if info.step == 2:
+                os.kill(os.getpid(), signum)  # what `timeout`, `docker stop`, a closed tty send
+
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            train(tiny_config(corpus, tmp_path / name), callbacks=[send])
+        assert stopped.value.signum == signum
+        assert load_checkpoint(tmp_path / name)["step"] == 2
+        assert signal.getsignal(signum) is signal.SIG_DFL  # the handler is restored
+
+
+def test_a_diverging_run_stops_and_keeps_its_last_good_checkpoint(corpus, tmp_path):
+    def poison_at_step_5(info: StepInfo) -> None:
+        if info.step == 5:
+            with torch.no_grad():
+                info.model.final_norm.weight.fill_(float("nan"))
+
+    config = tiny_config(corpus, tmp_path / "run", log_interval=2)
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"training diverged: the training loss of steps 5-6 is nan; the checkpoint of "
+        r"step 4 is kept",
+    ):
+        train(config, callbacks=[poison_at_step_5])
+    assert load_checkpoint(tmp_path / "run")["step"] == 4
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert all(json.loads(line)["step"] <= 4 for line in lines)  # no NaN, and valid JSON
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"learning_rate": float("inf")}, "learning_rate must be a finite number, got inf"),
+        ({"min_lr": float("nan")}, "min_lr must be a finite number, got nan"),
+        ({"weight_decay": float("nan")}, "weight_decay must be a finite number, got nan"),
+        ({"grad_clip": float("nan")}, "grad_clip must be a finite number, got nan"),
+        ({"batch_size": 99999999999999999999}, "batch_size must be at most 2147483647"),
+        ({"block_size": 10**20}, "block_size must be at most 2147483647"),
+        ({"embed_dim": 10**20}, "embed_dim must be at most 2147483647"),
+        ({"eval_iters": 10**20}, "eval_iters must be at most 2147483647"),
+        ({"vocab_multiple": 10**20}, "vocab_multiple must be at most 2147483647"),
+        ({"hidden_dim": 10**20}, "hidden_dim must be at most 2147483647"),
+        ({"num_layers": 10**20}, "num_layers must be at most 2147483647"),
+        ({"seed": -1}, r"seed must be a whole number in \[0, 4294967295\], got -1"),
+        ({"seed": 2**32}, "seed must be a whole number in"),
+    ],
+)
+def test_settings_that_cannot_train_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**overrides)
+
+
+def test_the_same_limits_hold_in_a_toml_file(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text("batch_size = 99999999999999999999\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="batch_size must be at most 2147483647"):
+        make_config(toml=toml)
+
+
+def test_a_model_too_large_for_memory_is_refused_before_allocating(corpus, tmp_path):
+    config = tiny_config(corpus, tmp_path / "run", num_layers=2**31 - 1)
+    with pytest.raises(
+        ValueError, match=r"training [\d,]+ parameters needs about [\d,.]+ GB of memory, but only"
+    ):
+        train(config)
+
+
+def test_a_resumed_run_keeps_its_tokenizer(corpus, tmp_path):
+    train(tiny_config(corpus, tmp_path / "run", max_iters=2))
+    with pytest.raises(ValueError, match="cannot resume with tokenizer 'gpt2': the checkpoint "):
+        train(tiny_config(corpus, tmp_path / "run", resume=True, tokenizer="gpt2"))
+
+
+def test_the_out_dir_may_start_with_a_tilde(corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = train(tiny_config(corpus, "~/runs/tilde", max_iters=2))
+    assert result.out_dir == tmp_path / "runs" / "tilde"
+    assert (tmp_path / "runs" / "tilde" / "ckpt.pt").is_file()
+
+
 def test_ctrl_c_stops_after_the_current_step(corpus, tmp_path):
     def press_ctrl_c(info: StepInfo) -> None:
         if info.step == 2:
@@ -290,7 +459,7 @@ def test_a_fresh_run_never_overwrites_an_earlier_one(corpus, tmp_path):
     saved = (tmp_path / "run" / "ckpt.pt").read_bytes()
     with pytest.raises(
         FileExistsError,
-        match=r"already holds a run .*ckpt.pt\); continue it "
+        match=r"already holds a run \(ckpt.pt, metrics.jsonl, run.json\); continue it "
         "with --resume, start over with --overwrite",
     ):
         train(config)

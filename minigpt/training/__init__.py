@@ -40,10 +40,11 @@ from .device import (
     software_info,
 )
 from .distributed import Distributed, setup_distributed
-from .loop import Trainer, estimate_loss, train
+from .interrupts import Interrupted
+from .loop import Trainer, TrainingDiverged, estimate_loss, train
 from .optim import configure_optimizer, learning_rate_at
 from .results import Callback, StepInfo, TrainResult
-from .run_dir import METRICS_NAME, RUN_NAME, RunDir
+from .run_dir import METRICS_NAME, RUN_NAME, RunDir, RunDirBusy
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -54,12 +55,15 @@ __all__ = [
     "PRESETS",
     "RUN_NAME",
     "RunDir",
+    "RunDirBusy",
     "Callback",
     "Distributed",
     "StepInfo",
     "TrainConfig",
     "TrainResult",
     "Trainer",
+    "TrainingDiverged",
+    "Interrupted",
     "autocast",
     "checkpoint_path",
     "clean_state_dict",

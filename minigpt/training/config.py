@@ -6,18 +6,25 @@ order `minigpt train --preset … --config … --flag …` applies them in.
 
 from __future__ import annotations
 
+import math
 import os
 import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..config import MiniGPTConfig
+from ..sampling import check_seed
 from .device import DTYPES
 
 try:  # Python 3.11+
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+
+# Counts and sizes above this overflow the 32-bit indices of many kernels (and no run needs them).
+MAX_COUNT = 2**31 - 1
+AT_LEAST_ONE = ("batch_size", "grad_accum_steps", "eval_interval", "eval_iters", "log_interval")
 
 
 # --8<-- [start:train_config]
@@ -64,8 +71,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (falls back to eager if it fails)
     seed: int = 1337
     out_dir: str = "out"
-    resume: bool = False  # continue from out_dir/ckpt.pt
-    overwrite: bool = False  # start afresh even if out_dir already holds a run's checkpoint
+    resume: bool = False  # continue from out_dir/ckpt.pt, bitwise on the same machine and threads
+    overwrite: bool = False  # replace out_dir's run (kept until the new one has saved)
     checkpoints: bool = True  # write out_dir/ckpt.pt
     progress: bool = True  # show a progress bar and evaluation lines
     # --8<-- [end:train_config]
@@ -74,8 +81,7 @@ class TrainConfig:
         hints = typing.get_type_hints(type(self))
         for f in fields(self):
             value = getattr(self, f.name)
-            expected = hints[f.name]
-            allowed = typing.get_args(expected) or (expected,)
+            allowed = typing.get_args(hints[f.name]) or (hints[f.name],)
             if float in allowed and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
                 setattr(self, f.name, value)
@@ -88,26 +94,18 @@ class TrainConfig:
             if not ok:
                 names = " or ".join("None" if t is type(None) else t.__name__ for t in allowed)
                 raise ValueError(f"{f.name} must be {names}, got {value!r}")
-        for name in (
-            "batch_size",
-            "grad_accum_steps",
-            "eval_interval",
-            "eval_iters",
-            "log_interval",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in (
-            "max_iters",
-            "warmup_iters",
-            "lr_decay_iters",
-            "weight_decay",
-            "grad_clip",
-            "min_lr",
-        ):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
+            if isinstance(value, int) and not isinstance(value, bool) and f.name != "seed":
+                if f.name in AT_LEAST_ONE and value < 1:
+                    raise ValueError(f"{f.name} must be at least 1, got {value}")
+                if value < 0:
+                    raise ValueError(f"{f.name} must be >= 0, got {value}")
+                if value > MAX_COUNT:
+                    raise ValueError(f"{f.name} must be at most {MAX_COUNT}, got {value}")
+        for name in ("weight_decay", "grad_clip", "min_lr"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.min_lr > self.learning_rate:
@@ -121,6 +119,8 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.dtype != "auto" and self.dtype not in DTYPES:
             raise ValueError(f"dtype must be auto, {', '.join(DTYPES)}; got {self.dtype!r}")
+        check_seed(self.seed)
+        self.out_dir = os.path.expanduser(self.out_dir)
         self.model_config(vocab_size=1)  # checks the model's sizes early
 
     def model_config(self, vocab_size: int) -> MiniGPTConfig:
@@ -220,6 +220,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def read_toml_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings in a TOML file (keys are field names; dashes count as underscores)."""
+    path = os.path.expanduser(path)
     try:
         with open(path, "rb") as f:
             values = tomllib.load(f)

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import MiniGPTConfig
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -47,6 +49,52 @@ def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractCon
     if dtype == torch.float32:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes of memory free for a new model on `device` (None where it cannot be told)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return None
+
+
+def check_memory(needed: int, device: torch.device, what: str) -> None:
+    """Refuse, before allocating anything, what cannot fit in the memory `device` has free."""
+    free = available_memory(device)
+    if free is not None and needed > free:
+        raise ValueError(
+            f"{what} needs about {_gigabytes(needed)} of memory, but only {_gigabytes(free)} "
+            f"is free on {device}; choose smaller sizes (--num-layers, --embed-dim, "
+            f"--batch-size, --block-size)"
+        )
+
+
+def training_memory(model: MiniGPTConfig, batch_size: int) -> int:
+    """Bytes a training run needs, roughly: float32 weights, gradients and AdamW's two moments
+    (16 bytes a parameter), plus the activations one micro-batch keeps for the backward pass.
+
+    The activation term counts about 10 vectors of embed_dim and 2 of hidden_dim per token and
+    layer (3 T×T attention tables per head on the explicit path) and 3 rows of logits per
+    token: an estimate that only has to tell a model that fits from one that cannot.
+    """
+    per_layer = 10 * model.embed_dim + 2 * model.hidden_dim
+    if not model.fused_attention:
+        per_layer += 3 * model.num_heads * model.block_size
+    tokens = batch_size * model.block_size
+    activations = 4 * tokens * (model.num_layers * per_layer + 3 * model.padded_vocab_size)
+    return 16 * model.num_parameters() + activations
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 1e9:,.1f} GB" if count >= 1e8 else f"{count / 1e6:,.0f} MB"
 
 
 def hardware_info(device: torch.device | None = None) -> dict[str, Any]:

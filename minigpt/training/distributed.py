@@ -13,6 +13,9 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ..data import TokenDataset, load_dataset
 
 
 @dataclass
@@ -66,3 +69,24 @@ def distributed_summary(model: nn.Module, distributed: Distributed) -> dict[str,
         "backend": dist.get_backend(),
         "weights_identical_across_ranks": all(torch.equal(gathered[0], g) for g in gathered),
     }
+
+
+def load_once_per_machine(
+    distributed: Distributed, data: str, tokenizer: Any, val_fraction: float
+) -> TokenDataset:
+    """`load_dataset`, with one process per machine encoding the corpus while the others wait,
+    then read the ids it cached."""
+    if distributed.enabled and distributed.local_rank != 0:
+        dist.barrier()
+    dataset = load_dataset(data, tokenizer, val_fraction)
+    if distributed.enabled and distributed.local_rank == 0:
+        dist.barrier()
+    return dataset
+
+
+def wrap_model(model: nn.Module, distributed: Distributed, device: torch.device) -> nn.Module:
+    """The model as this process trains it: wrapped in DDP when there are several processes."""
+    if not distributed.enabled:
+        return model
+    device_ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=device_ids)

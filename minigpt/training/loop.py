@@ -1,14 +1,16 @@
 """The training loop: what `minigpt train` runs, one optimizer step at a time.
 
-`train(config)` builds a `Trainer` and runs it. `Trainer.__init__` prepares everything (data,
-model, optimizer, samplers, a resumed state); `Trainer.run` is the loop itself, and
-`Trainer.train_step` is one optimizer step, top to bottom.
+`train(config)` locks the run's folder, builds a `Trainer` and runs it. `Trainer.__init__`
+prepares everything (data, model, optimizer, samplers, a resumed state); `Trainer.run` is the
+loop itself, and `Trainer.train_step` is one optimizer step, top to bottom.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import random
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -18,29 +20,42 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..data import BatchSampler, FixedBatches, TokenDataset, load_dataset
+from ..data import BatchSampler, FixedBatches, TokenDataset
 from ..model import MiniGPT
+from ..sampling import MAX_SEED
 from ..tokenization import tokenizer_from_dict
 from .checkpoint import (
-    CHECKPOINT_FORMAT,
+    RunProgress,
+    check_resumable,
     check_same_model,
-    clean_state_dict,
     load_checkpoint,
+    restore_random_state,
+    restore_training,
     rng_state,
     save_checkpoint,
     set_rng_state,
+    training_checkpoint,
     unwrap_model,
 )
 from .config import TrainConfig
-from .device import autocast, hardware_info, resolve_device, resolve_dtype, software_info
-from .distributed import Distributed, distributed_summary, setup_distributed
+from .device import autocast, check_memory, resolve_device, resolve_dtype, training_memory
+from .distributed import (
+    Distributed,
+    distributed_summary,
+    load_once_per_machine,
+    setup_distributed,
+    wrap_model,
+)
 from .interrupts import DeferredInterrupt
 from .optim import configure_optimizer, learning_rate_at
-from .results import Callback, StepInfo, TrainResult
+from .results import Callback, LogInterval, StepInfo, TrainResult, run_summary
 from .run_dir import RunDir
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite: the run stops and keeps its last good checkpoint."""
 
 
 def train(
@@ -49,15 +64,19 @@ def train(
     """Train a MiniGPT as `config` says.
 
     Writes `out_dir/metrics.jsonl` (a JSON line per log and evaluation), `out_dir/ckpt.pt`
-    (atomically, at every evaluation, at the end and on Ctrl-C) and `out_dir/run.json` (a
+    (atomically, at every evaluation, at the end and when stopped) and `out_dir/run.json` (a
     summary, at the end). `callbacks` are called after every optimizer step with a
     `StepInfo`. `dataset` replaces `config.data`/`config.tokenizer` with an already loaded
-    `TokenDataset`. Ctrl-C (KeyboardInterrupt) saves a checkpoint, then re-raises.
+    `TokenDataset`. Ctrl-C, SIGTERM or SIGHUP stop the run after the current step; it saves
+    a checkpoint, then raises `Interrupted` (a KeyboardInterrupt).
     """
     distributed = setup_distributed(config.device)
+    run_dir = RunDir(config.out_dir, is_main=distributed.is_main)
     try:
-        return Trainer(config, distributed, dataset).run(callbacks)
+        run_dir.lock()  # one run per folder; also tidies what a killed run left behind
+        return Trainer(config, distributed, dataset, run_dir).run(callbacks)
     finally:
+        run_dir.unlock()
         if distributed.owns_group:
             dist.destroy_process_group()
 
@@ -88,7 +107,11 @@ class Trainer:
     """The state of one training run; `train` is the public entry point."""
 
     def __init__(
-        self, config: TrainConfig, distributed: Distributed, dataset: TokenDataset | None
+        self,
+        config: TrainConfig,
+        distributed: Distributed,
+        dataset: TokenDataset | None,
+        run_dir: RunDir | None = None,
     ) -> None:
         self.config = config
         self.dist = distributed
@@ -96,33 +119,40 @@ class Trainer:
         if distributed.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", distributed.local_rank)
         self.dtype = resolve_dtype(config.dtype, self.device)
-        self.run_dir = RunDir(config.out_dir, is_main=distributed.is_main)
+        self.run_dir = run_dir or RunDir(config.out_dir, is_main=distributed.is_main)
 
         # The data: resuming reuses the checkpoint's tokenizer, so the ids mean the same.
-        if not (config.resume or config.overwrite) and self.run_dir.checkpoint.exists():
+        earlier = self.run_dir.run_files
+        if earlier and not (config.resume or config.overwrite):
             raise FileExistsError(
-                f"{self.run_dir.path} already holds a run ({self.run_dir.checkpoint}); continue "
-                f"it with --resume, start over with --overwrite, or choose another --out-dir"
+                f"{self.run_dir.path} already holds a run ({', '.join(p.name for p in earlier)}); "
+                f"continue it with --resume, start over with --overwrite (the earlier run is kept "
+                f"until the new one has saved), or choose another --out-dir"
             )
         resume = load_checkpoint(self.run_dir.checkpoint) if config.resume else None
+        if resume is not None:
+            check_resumable(resume, self.run_dir.checkpoint, config)
         tokenizer: Any = config.tokenizer
         if resume is not None:
             tokenizer = tokenizer_from_dict(resume["tokenizer"])
         if dataset is None:
-            dataset = self._load_dataset(tokenizer)
+            dataset = load_once_per_machine(self.dist, config.data, tokenizer, config.val_fraction)
         elif resume is not None and dataset.tokenizer.to_dict() != resume["tokenizer"]:
             raise ValueError("cannot resume: the dataset's tokenizer differs from the checkpoint's")
         self.dataset = dataset
         self.tokenizer = dataset.tokenizer
 
         # The model, its optimizer and the batches, all seeded (each process its own stream).
-        seed = config.seed + distributed.rank
+        seed = (config.seed + distributed.rank) % (MAX_SEED + 1)
         torch.manual_seed(seed)
         np.random.seed(seed)
         random.seed(seed)
         self.model_config = config.model_config(self.tokenizer.vocab_size)
         if resume is not None:
-            check_same_model(resume["model_config"], self.model_config)
+            check_same_model(resume, self.run_dir.checkpoint, self.model_config)
+        needed = training_memory(self.model_config, config.batch_size)
+        parameters = self.model_config.num_parameters()
+        check_memory(needed, self.device, f"training {parameters:,} parameters")
         self.model = MiniGPT(self.model_config).to(self.device)
         self.optimizer = configure_optimizer(self.model, config, self.device)
         # float16 needs loss scaling to keep small gradients from underflowing to zero.
@@ -141,13 +171,13 @@ class Trainer:
         self.tokens_per_step = b * t * config.grad_accum_steps * distributed.world_size
 
         # Where the run stands; a resumed run takes all of it from the checkpoint.
-        self.step = 0
-        self.elapsed_before = 0.0  # clock time of earlier sessions of a resumed run
-        self.train_time = 0.0  # time spent in optimizer steps (evaluations excluded)
-        self.last_eval: dict[str, Any] = {}
-        self.best_val_loss: float | None = None
+        self.step, self.progress = 0, RunProgress()
+        self.interval = LogInterval(self.device)  # the training loss since the last log line
         if resume is not None:
-            self._restore(resume)
+            self.step, self.progress = restore_training(
+                resume, self.run_dir.checkpoint, self.model, self.optimizer, self.scaler
+            )
+            restore_random_state(resume, self.sampler, self.interval, distributed.rank, seed)
 
         if self.device.type == "cuda":
             torch.set_float32_matmul_precision("high")  # TF32 matrix products
@@ -159,7 +189,7 @@ class Trainer:
                 self.compiled = True
             except Exception as err:
                 _warn_compile(err)
-        self.forward_model = self._wrap(self.eval_model)
+        self.forward_model = wrap_model(self.eval_model, self.dist, self.device)
 
     # --8<-- [start:train_step]
     def train_step(self, lr: float) -> Tensor:
@@ -193,26 +223,26 @@ class Trainer:
 
     def run(self, callbacks: Sequence[Callback]) -> TrainResult:
         """The loop: step, log every `log_interval` steps, evaluate and save every
-        `eval_interval` steps, until `max_iters`; a first Ctrl-C stops after the step."""
+        `eval_interval` steps, until `max_iters`; a first stop signal ends it after the step."""
         config, resumed = self.config, self.config.resume
         self.session_start = time.perf_counter()
+        self.elapsed_before = self.progress.elapsed  # the clock time of earlier sessions
         self.saved_step = self.step if resumed else -1
+        if config.overwrite and not resumed:
+            self.run_dir.set_aside()  # the earlier run's files, until this one has saved
         self.run_dir.start_log(self.step if resumed else None)
-        show = self.dist.is_main and config.progress
         bar = tqdm(
             total=config.max_iters,
             initial=min(self.step, config.max_iters),
             unit="step",
             dynamic_ncols=True,
-            disable=not show,
+            disable=not (self.dist.is_main and config.progress),
         )
-        first_step = self.step
-        if not resumed:
-            self._report(bar, self.evaluate())
-        interval = _LogInterval(self.device)  # the training loss since the last train line
-        mid_step = False
+        first_step, interval, mid_step = self.step, self.interval, False
         try:
             with DeferredInterrupt(active=not self.dist.enabled) as interrupt:
+                if not resumed or self.progress.eval_pending:  # the first, or a redone, one
+                    self._evaluate_and_save(bar, save=resumed)
                 while self.step < config.max_iters:
                     lr = learning_rate_at(self.step, config)
                     started = time.perf_counter()
@@ -231,7 +261,7 @@ class Trainer:
                         info.train_loss = self._mean_train_loss(interval)
                     seconds = time.perf_counter() - started
                     interval.seconds += seconds
-                    self.train_time += seconds
+                    self.progress.train_time += seconds
                     if log_step:
                         info.tokens_per_sec = interval.tokens_per_sec(self.tokens_per_step)
                         self.run_dir.log(
@@ -250,19 +280,25 @@ class Trainer:
                         interval.reset()
                     bar.update(1)
                     if self.step % config.eval_interval == 0 or last:
-                        evaluation = self.evaluate()
+                        evaluation = self._evaluate_and_save(bar)
                         info.eval_train_loss = evaluation["train_loss"]
                         info.val_loss = evaluation["val_loss"]
-                        self._report(bar, evaluation)
-                        self.save()
                     for callback in callbacks:
                         callback(info)
-                    if interrupt.requested and not last:
-                        raise KeyboardInterrupt
+                    if interrupt.requested is not None and not last:
+                        interrupt.stop()
         except KeyboardInterrupt:
             bar.close()
             self._save_on_interrupt(mid_step)
             raise
+        finally:
+            if self.run_dir.restore_replaced():
+                print(
+                    f"stopped before its first checkpoint: the earlier run in "
+                    f"{self.run_dir.path} is kept",
+                    file=sys.stderr,
+                    flush=True,
+                )
         bar.close()
         if self.saved_step != self.step:
             self.save()
@@ -270,13 +306,16 @@ class Trainer:
 
     # -- evaluation, checkpoints and the summary ------------------------------------------
 
-    def _mean_train_loss(self, interval: _LogInterval) -> float:
+    def _mean_train_loss(self, interval: LogInterval) -> float:
         """The mean loss of the interval's micro-batches (across processes, under DDP)."""
         loss_sum = interval.loss_sum
         if self.dist.enabled:
             dist.all_reduce(loss_sum)
             loss_sum /= self.dist.world_size
-        return loss_sum.item() / (interval.steps * self.config.grad_accum_steps)
+        loss = loss_sum.item() / (interval.steps * self.config.grad_accum_steps)
+        first = self.step - interval.steps + 1
+        self._check_finite(loss, f"the training loss of steps {first}-{self.step}")
+        return loss
 
     def evaluate(self) -> dict[str, Any]:
         """The loss on the fixed train and validation batches, logged and remembered."""
@@ -286,47 +325,79 @@ class Trainer:
             )
             for name, batches in self.eval_batches.items()
         }
-        self.last_eval = {
+        for name, loss in losses.items():
+            self._check_finite(loss, f"the {name} loss at step {self.step}")
+        self.progress.last_eval = {
             "step": self.step,
             "train_loss": losses["train"],
             "val_loss": losses["val"],
         }
-        if self.best_val_loss is None or losses["val"] < self.best_val_loss:
-            self.best_val_loss = losses["val"]
+        if self.progress.best_val_loss is None or losses["val"] < self.progress.best_val_loss:
+            self.progress.best_val_loss = losses["val"]
         lr = learning_rate_at(max(self.step - 1, 0), self.config)
         self.run_dir.log("eval", self.step, self.elapsed(), lr, losses["train"], losses["val"])
-        return self.last_eval
+        return self.progress.last_eval
+
+    def _evaluate_and_save(self, bar: Any, save: bool = True) -> dict[str, Any]:
+        """Evaluate this step, then checkpoint it. A checkpoint saved while the evaluation
+        was interrupted says so, and the resumed run evaluates first: no line goes missing."""
+        self.progress.eval_pending = True
+        evaluation = self.evaluate()
+        self.progress.eval_pending = False
+        if not bar.disable:
+            bar.write(
+                f"step {evaluation['step']}: train loss {evaluation['train_loss']:.4f}, "
+                f"val loss {evaluation['val_loss']:.4f}"
+            )
+        if save:
+            self.save()
+        return evaluation
+
+    def _check_finite(self, loss: float, what: str) -> None:
+        """Stop a diverged run before it logs or saves anything non-finite."""
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"training diverged: {what} is {loss}; {self._kept()}. Lower --learning-rate, "
+                f"keep --grad-clip on, or train in float32 (--dtype float32)"
+            )
+
+    def _kept(self) -> str:
+        """What a stopped run leaves behind."""
+        if self.saved_step >= 0 and self.config.checkpoints:
+            return f"the checkpoint of step {self.saved_step} is kept"
+        return "no checkpoint was saved"
 
     def save(self, collective: bool = True) -> None:
         """Save on rank 0. `collective` gathers every rank's random state first (all ranks
-        must call it then); a Ctrl-C save keeps only rank 0's."""
+        must call it then); a save on a stop signal keeps only rank 0's."""
         if not self.config.checkpoints:
             return
-        state = rng_state(self.sampler)
+        state = {**rng_state(self.sampler), "log_interval": self.interval.state_dict()}
         states = [state]
         if self.dist.enabled and collective:
             gathered: list[Any] = [None] * self.dist.world_size
             dist.all_gather_object(gathered, state)
             states = gathered
         if self.dist.is_main:
-            save_checkpoint(self.run_dir.checkpoint, self._payload(states))
+            self.progress.elapsed = self.elapsed()
+            payload = training_checkpoint(
+                unwrap_model(self.model), self.optimizer, self.scaler, self.step, self.progress,
+                states, self.tokenizer, self.config,
+            )  # fmt: skip
+            save_checkpoint(self.run_dir.checkpoint, payload)
         self.saved_step = self.step
+        self.run_dir.discard_replaced()
 
     def _save_on_interrupt(self, mid_step: bool) -> None:
-        """Ctrl-C between steps saves; a second Ctrl-C inside a step keeps the last good
-        checkpoint rather than saving half-updated weights."""
+        """Stopped between steps: save. Stopped inside a step (a second signal): keep the
+        last good checkpoint rather than save half-updated weights."""
         config = self.config
         announce = self.dist.is_main and config.checkpoints and config.progress
         if mid_step:
             if announce:
-                kept = (
-                    f"the checkpoint of step {self.saved_step} is kept"
-                    if self.saved_step >= 0
-                    else "no checkpoint was saved"
-                )
-                print(f"interrupted inside step {self.step + 1}; {kept}", flush=True)
+                print(f"interrupted inside step {self.step + 1}; {self._kept()}", flush=True)
             return
-        if self.saved_step != self.step:
+        if self.saved_step != self.step or self.progress.eval_pending:
             self.save(collective=False)
         if announce:
             print(
@@ -334,77 +405,22 @@ class Trainer:
                 flush=True,
             )
 
-    def _payload(self, rng: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "model_config": self.model_config.to_dict(),
-            "model": clean_state_dict(unwrap_model(self.model).state_dict()),
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
-            "step": self.step,
-            "elapsed": self.elapsed(),
-            "train_time": self.train_time,
-            "last_eval": self.last_eval,
-            "best_val_loss": self.best_val_loss,
-            "rng": rng,
-            "tokenizer": self.tokenizer.to_dict(),
-            "train_config": self.config.to_dict(),
-        }
-
-    def _restore(self, payload: dict[str, Any]) -> None:
-        self.model.load_state_dict(clean_state_dict(payload["model"]))
-        self.optimizer.load_state_dict(payload["optimizer"])
-        if payload.get("scaler"):
-            self.scaler.load_state_dict(payload["scaler"])
-        self.step = payload["step"]
-        self.elapsed_before = payload.get("elapsed", 0.0)
-        self.train_time = payload.get("train_time", 0.0)
-        self.last_eval = payload.get("last_eval") or {}
-        self.best_val_loss = payload.get("best_val_loss")
-        states = payload.get("rng") or []
-        if self.dist.rank < len(states):
-            set_rng_state(states[self.dist.rank], self.sampler)
-        else:  # a rank whose state was not saved (Ctrl-C under torchrun): a fresh stream
-            seed = self.config.seed + self.dist.rank + 7919 * self.step
-            torch.manual_seed(seed)
-            self.sampler.generator.manual_seed(seed)
-
-    def _report(self, bar: Any, evaluation: dict[str, Any]) -> None:
-        if not bar.disable:
-            bar.write(
-                f"step {evaluation['step']}: train loss {evaluation['train_loss']:.4f}, "
-                f"val loss {evaluation['val_loss']:.4f}"
-            )
-
     def _finish(self, first_step: int) -> TrainResult:
-        tokens_per_sec = (
-            self.step * self.tokens_per_step / self.train_time if self.train_time > 0 else 0.0
+        summary = run_summary(
+            self.config,
+            self.model,
+            self.step,
+            self.progress,
+            self.tokens_per_step,
+            wall_time=self.elapsed(),
+            device=self.device,
+            dtype=self.dtype,
+            compiled=self.compiled,
+            resumed_from_step=first_step if self.config.resume else None,
+            distributed=distributed_summary(self.model, self.dist),
         )
-        summary = {
-            "minigpt_version": software_info()["minigpt"],
-            "config": self.config.to_dict(),
-            "model_config": self.model_config.to_dict(),
-            "num_parameters": self.model.num_parameters(),
-            "steps": self.step,
-            "tokens_per_step": self.tokens_per_step,
-            "tokens_seen": self.step * self.tokens_per_step,
-            "final_train_loss": self.last_eval.get("train_loss"),
-            "final_val_loss": self.last_eval.get("val_loss"),
-            "best_val_loss": self.best_val_loss,
-            "wall_time_s": round(self.elapsed(), 2),
-            "train_time_s": round(self.train_time, 2),
-            # CPU seconds this process used: steadier than wall time on a shared machine.
-            "process_cpu_time_s": round(time.process_time(), 2),
-            "tokens_per_sec": round(tokens_per_sec, 1),
-            "device": str(self.device),
-            "dtype": str(self.dtype).removeprefix("torch."),
-            "compiled": self.compiled,
-            "resumed_from_step": first_step if self.config.resume else None,
-            "distributed": distributed_summary(self.model, self.dist),
-            "hardware": hardware_info(self.device),
-            "software": software_info(),
-        }
         self.run_dir.write_summary(summary)
+        self.run_dir.discard_replaced()  # a run without checkpoints has now replaced the old
         self.model.eval()
         return TrainResult.from_summary(
             self.model, self.tokenizer, self.config, self.run_dir, summary
@@ -417,21 +433,6 @@ class Trainer:
 
     def precision(self) -> contextlib.AbstractContextManager:
         return autocast(self.device, self.dtype)
-
-    def _load_dataset(self, tokenizer: Any) -> TokenDataset:
-        # One process per machine encodes the corpus; the others then read the cached ids.
-        if self.dist.enabled and self.dist.local_rank != 0:
-            dist.barrier()
-        dataset = load_dataset(self.config.data, tokenizer, self.config.val_fraction)
-        if self.dist.enabled and self.dist.local_rank == 0:
-            dist.barrier()
-        return dataset
-
-    def _wrap(self, model: nn.Module) -> nn.Module:
-        if not self.dist.enabled:
-            return model
-        device_ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=device_ids)
 
     def _with_compile_fallback(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run `function`; if the compiled model fails (compilation happens on first use),
@@ -447,28 +448,8 @@ class Trainer:
             set_rng_state(saved, self.sampler)
             self.compiled = False
             self.eval_model = self.model
-            self.forward_model = self._wrap(self.model)
+            self.forward_model = wrap_model(self.model, self.dist, self.device)
             return function(*args)
-
-
-class _LogInterval:
-    """The summed training loss and time of the steps since the last train log line."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.loss_sum = torch.zeros((), device=device)
-        self.steps = 0
-        self.seconds = 0.0
-
-    def add(self, loss: Tensor) -> None:
-        self.loss_sum += loss
-        self.steps += 1
-
-    def tokens_per_sec(self, tokens_per_step: int) -> float:
-        return self.steps * tokens_per_step / self.seconds
-
-    def reset(self) -> None:
-        self.loss_sum.zero_()
-        self.steps, self.seconds = 0, 0.0
 
 
 def _warn_compile(err: Exception) -> None:
