@@ -422,5 +422,16 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def run() -> typing.NoReturn:
+    """The `minigpt` program: `main`, then exit. Once the command has finished (a stopped run
+    is saved by then), a further Ctrl-C or SIGTERM cannot interrupt the interpreter's exit."""
+    from .training.interrupts import STOP_SIGNALS
+
+    code = main()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

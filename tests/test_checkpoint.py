@@ -157,3 +157,11 @@ def test_a_full_disk_keeps_the_previous_checkpoint(trained, tmp_path, monkeypatc
         save_checkpoint(path, payload)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_NAME]  # no temporary left
+
+
+def test_an_invalid_random_state_is_named_on_resume(trained, tmp_path):
+    rewrite(trained, tmp_path / CHECKPOINT_NAME, rng=[{"torch": 1}])
+    settings = torch.load(trained, weights_only=True)["train_config"]
+    config = TrainConfig(**{**settings, "out_dir": str(tmp_path), "resume": True})
+    with pytest.raises(ValueError, match="its saved random state is invalid"):
+        train(config)

@@ -164,15 +164,26 @@ def restore_training(
 
 
 def restore_random_state(
-    payload: dict[str, Any], sampler: BatchSampler, interval: Any, rank: int, seed: int
+    payload: dict[str, Any],
+    path: str | os.PathLike[str],
+    sampler: BatchSampler,
+    interval: Any,
+    rank: int,
+    seed: int,
 ) -> None:
     """Put this process's random generators, and its half-finished log line (`interval`, a
     `LogInterval`), back as they were when the checkpoint was saved."""
     states = payload.get("rng") or []
     if rank < len(states):
-        set_rng_state(states[rank], sampler)
-        if "log_interval" in states[rank]:
-            interval.load_state_dict(states[rank]["log_interval"])
+        try:
+            set_rng_state(states[rank], sampler)
+            if "log_interval" in states[rank]:
+                interval.load_state_dict(states[rank]["log_interval"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+            raise ValueError(
+                f"cannot resume from {checkpoint_path(path)}: its saved random state is invalid "
+                f"({type(err).__name__}: {err})"
+            ) from None
     else:  # a rank whose state was not saved (stopped under torchrun): a fresh stream
         fresh = (seed + 7919 * payload["step"]) % 2**32
         torch.manual_seed(fresh)

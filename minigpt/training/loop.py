@@ -177,7 +177,9 @@ class Trainer:
             self.step, self.progress = restore_training(
                 resume, self.run_dir.checkpoint, self.model, self.optimizer, self.scaler
             )
-            restore_random_state(resume, self.sampler, self.interval, distributed.rank, seed)
+            restore_random_state(
+                resume, self.run_dir.checkpoint, self.sampler, self.interval, distributed.rank, seed
+            )
 
         if self.device.type == "cuda":
             torch.set_float32_matmul_precision("high")  # TF32 matrix products
