@@ -107,8 +107,7 @@ def constant_vector(yours):
 
 
 @layer_norm_exercise.check(
-    "equals the package's with random weight and bias, float32 and float64, for shapes "
-    "(8,), (2, 5, 8), (3, 1, 8)"
+    "equals the package's with random weight and bias, float32 and float64, 3 shapes"
 )
 def equals_the_reference(yours):
     for dtype in DTYPES:

@@ -110,12 +110,23 @@ class Report:
 
     def lines(self) -> list[str]:
         """The checks' lines and the summary, without the heading."""
-        out = []
+        out: list[str] = []
+        previous = None
         for outcome in self.outcomes:
             mark = "✓" if outcome.passed else "✗"
-            out.append(f"  {mark} {outcome.check.description}")
-            if outcome.message:
+            out.extend(
+                textwrap.wrap(
+                    outcome.check.description,
+                    WIDTH,
+                    initial_indent=f"  {mark} ",
+                    subsequent_indent="    ",
+                )
+            )
+            if outcome.message == previous:
+                out.append("      (the same hint as above)")
+            elif outcome.message:
                 out.extend(_wrap(outcome.message, indent=6))
+            previous = outcome.message or previous
         total = len(self.exercise.checks)
         passed = sum(o.passed for o in self.outcomes)
         if self.stub:
