@@ -47,22 +47,24 @@ for word in [" moment", "moment", " Moment", " moments"]:
     print(f"{word!r:>11}: {gpt2.tokens(word)} {gpt2.encode(word)}")
 
 # %% [markdown]
-# ## Exercise 2 (implement): `merge_pair`
+# ## Exercise 2 (implement): merge_pair
 #
 # Write `merge_pair(ids, pair, new_id)`: scan `ids` from left to right and replace every
 # occurrence of the two neighbouring ids `pair` by `new_id`, returning a new list. Careful with
 # overlaps: merging `(5, 5)` in `[5, 5, 5]` gives `[new_id, 5]`.
 
 # %%
-def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
-    raise NotImplementedError("scan ids from the left, merging each occurrence of pair")
+def merge_pair(
+    ids: list[int], pair: tuple[int, int], new_id: int
+) -> list[int]:
+    raise NotImplementedError("merge each occurrence")
 
 
 # %%
 check("merge_pair", merge_pair)
 
 # %% [markdown]
-# ## Exercise 3 (implement): `CharTokenizer`
+# ## Exercise 3 (implement): CharTokenizer
 #
 # One id per character: `CharTokenizer(chars)` numbers the characters of the list `chars` in
 # order (and rejects duplicates or entries longer than one character with a `ValueError`);
@@ -74,28 +76,28 @@ check("merge_pair", merge_pair)
 # %%
 class CharTokenizer:
     def __init__(self, chars: Sequence[str]) -> None:
-        raise NotImplementedError("check chars, keep them, and map each character to its id")
+        raise NotImplementedError("keep chars, map each to its id")
 
     @classmethod
     def from_text(cls, text: str) -> "CharTokenizer":
-        raise NotImplementedError("build the tokenizer from the sorted characters of text")
+        raise NotImplementedError("sorted characters of text")
 
     @property
     def vocab_size(self) -> int:
         raise NotImplementedError
 
     def encode(self, text: str) -> list[int]:
-        raise NotImplementedError("one id per character; ValueError for an unknown one")
+        raise NotImplementedError("one id per character")
 
     def decode(self, ids: Sequence[int]) -> str:
-        raise NotImplementedError("join the characters; ValueError for an id out of range")
+        raise NotImplementedError("one character per id")
 
 
 # %%
 check("char_tokenizer", CharTokenizer)
 
 # %% [markdown]
-# ## Exercise 4 (implement): `bpe_encode_chunk`
+# ## Exercise 4 (implement): bpe_encode_chunk
 #
 # Training (chapter 1) learns merges, a dictionary `{(left, right): new_id}` in the order they
 # were learned, so a lower `new_id` means an earlier merge. To encode a chunk of text, start from
@@ -106,9 +108,11 @@ check("char_tokenizer", CharTokenizer)
 
 # %%
 def bpe_encode_chunk(
-    chunk: bytes, merges: dict[tuple[int, int], int], byte_ids: Sequence[int]
+    chunk: bytes,
+    merges: dict[tuple[int, int], int],
+    byte_ids: Sequence[int],
 ) -> list[int]:
-    raise NotImplementedError("replay the merges on the chunk's byte ids, earliest first")
+    raise NotImplementedError("replay the merges")
 
 
 # %%

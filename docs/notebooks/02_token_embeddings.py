@@ -38,7 +38,7 @@ ids = torch.tensor(tokenizer.encode("Every moment is a beginning"))
 print(tokenizer.tokens("Every moment is a beginning"), ids.tolist())
 
 # %% [markdown]
-# ## Exercise 1 (implement): `TokenEmbedding`
+# ## Exercise 1 (implement): TokenEmbedding
 #
 # Write `TokenEmbedding(vocab_size, embed_dim)`: one parameter, `weight`, a
 # `(vocab_size, embed_dim)` table drawn from a normal distribution with standard deviation
@@ -50,17 +50,17 @@ print(tokenizer.tokens("Every moment is a beginning"), ids.tolist())
 class TokenEmbedding(nn.Module):
     def __init__(self, vocab_size: int, embed_dim: int) -> None:
         super().__init__()
-        raise NotImplementedError("create self.weight, a (vocab_size, embed_dim) parameter")
+        raise NotImplementedError("create self.weight")
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError("check the ids, then return the rows of self.weight")
+        raise NotImplementedError("the rows of self.weight")
 
 
 # %%
 check("token_embedding", TokenEmbedding)
 
 # %% [markdown]
-# ## Exercise 2 (implement): `one_hot_embedding`
+# ## Exercise 2 (implement): one_hot_embedding
 #
 # The same lookup as a matrix product: `one_hot_embedding(ids, weight)` builds the one-hot
 # matrix of `ids` (one row per id, a single 1 in the column of that id, as many columns as
@@ -68,8 +68,10 @@ check("token_embedding", TokenEmbedding)
 # its `num_classes` and its integer dtype.
 
 # %%
-def one_hot_embedding(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    raise NotImplementedError("one-hot(ids), in weight's dtype, @ weight")
+def one_hot_embedding(
+    ids: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    raise NotImplementedError("one-hot(ids) @ weight")
 
 
 # %%

@@ -61,7 +61,7 @@ with torch.no_grad():
 print("' dog' is the same vector in both sentences:", torch.allclose(*dogs))
 
 # %% [markdown]
-# ## Exercise 1 (implement): `sinusoidal_table`
+# ## Exercise 1 (implement): sinusoidal_table
 #
 # The original Transformer adds a fixed table instead of a learned one:
 #
@@ -73,8 +73,10 @@ print("' dog' is the same vector in both sentences:", torch.allclose(*dogs))
 # radians by about 1e-4) and raise `ValueError` for an odd `embed_dim`.
 
 # %%
-def sinusoidal_table(num_positions: int, embed_dim: int) -> torch.Tensor:
-    raise NotImplementedError("sin in the even columns, cos in the odd ones")
+def sinusoidal_table(
+    num_positions: int, embed_dim: int
+) -> torch.Tensor:
+    raise NotImplementedError("sin, cos, sin, cos, ...")
 
 
 # %%
@@ -97,7 +99,7 @@ for p in (10, 50, 150):
 # $\sum_i \cos(\omega_i \cdot 5)$.
 
 # %% [markdown]
-# ## Exercise 3 (implement): `LearnedPositionalEmbedding`
+# ## Exercise 3 (implement): LearnedPositionalEmbedding
 #
 # GPT-2 learns its positions instead: `LearnedPositionalEmbedding(block_size, embed_dim)` holds
 # a parameter `weight` of shape `(block_size, embed_dim)`, drawn with standard deviation 0.02,
@@ -109,10 +111,10 @@ for p in (10, 50, 150):
 class LearnedPositionalEmbedding(nn.Module):
     def __init__(self, block_size: int, embed_dim: int) -> None:
         super().__init__()
-        raise NotImplementedError("create self.weight, one row per position")
+        raise NotImplementedError("create self.weight")
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError("return the rows of the given positions")
+        raise NotImplementedError("the rows of the positions")
 
 
 # %%

@@ -48,7 +48,7 @@ q, k, v = head.query(x), head.key(x), head.value(x)  # each (1, 5, 8)
 print(tokens)
 
 # %% [markdown]
-# ## Exercise 1 (implement): `scaled_dot_product_attention`
+# ## Exercise 1 (implement): scaled_dot_product_attention
 #
 # Write `scaled_dot_product_attention(query, key, value, mask=None, dropout_p=0.0)` for inputs
 # with any number of leading dimensions: the scores `query @ keyᵀ` divided by $\sqrt{d_k}$;
@@ -64,7 +64,7 @@ def scaled_dot_product_attention(
     mask: torch.Tensor | None = None,
     dropout_p: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    raise NotImplementedError("scores, scale, mask, softmax, dropout, weighted sum")
+    raise NotImplementedError("(context, weights)")
 
 
 # %%
@@ -99,7 +99,7 @@ for scale in (1, 10):
 # $\sqrt{d_k}$ keeps scores of random vectors at unit variance, whatever the head size.
 
 # %% [markdown]
-# ## Exercise 3 (implement): `SelfAttention`
+# ## Exercise 3 (implement): SelfAttention
 #
 # One head as a module: `SelfAttention(embed_dim, head_dim, bias=False)` has three
 # `nn.Linear(embed_dim, head_dim, bias=bias)` layers named `query`, `key` and `value`;
@@ -109,9 +109,11 @@ for scale in (1, 10):
 
 # %%
 class SelfAttention(nn.Module):
-    def __init__(self, embed_dim: int, head_dim: int, bias: bool = False) -> None:
+    def __init__(
+        self, embed_dim: int, head_dim: int, bias: bool = False
+    ) -> None:
         super().__init__()
-        raise NotImplementedError("three nn.Linear layers: query, key, value")
+        raise NotImplementedError("query, key, value")
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None

@@ -37,14 +37,16 @@ tokens = GPT2Tokenizer().tokens("Every moment is a beginning")
 T = len(tokens)
 
 # %% [markdown]
-# ## Exercise 1 (implement): `causal_mask`
+# ## Exercise 1 (implement): causal_mask
 #
 # Write `causal_mask(seq_len, device=None)`: a `(seq_len, seq_len)` tensor of dtype
 # `torch.bool` that is `True` where token `i` (the row) may look at token `j` (the column),
 # that is where `j <= i`, created on `device`.
 
 # %%
-def causal_mask(seq_len: int, device: torch.device | str | None = None) -> torch.Tensor:
+def causal_mask(
+    seq_len: int, device: torch.device | str | None = None
+) -> torch.Tensor:
     raise NotImplementedError("True on and below the diagonal")
 
 
@@ -78,7 +80,7 @@ for name, fill in (("-inf", float("-inf")), ("0", 0.0)):
 # "blocked" tokens get a share of every row. Only $-\infty$ gives them exactly 0.
 
 # %% [markdown]
-# ## Exercise 3 (implement): `MultiHeadAttention`
+# ## Exercise 3 (implement): MultiHeadAttention
 #
 # Write `MultiHeadAttention(embed_dim, num_heads, block_size, dropout=0.0, bias=True)`:
 #
@@ -103,10 +105,10 @@ class MultiHeadAttention(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        raise NotImplementedError("check the sizes; create qkv, output, dropout and the mask")
+        raise NotImplementedError("qkv, output, dropout, mask")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError("qkv, split heads, masked attention, merge heads, output")
+        raise NotImplementedError("split, attend, merge, project")
 
 
 # %%

@@ -36,7 +36,7 @@ import minigpt.feed_forward
 from minigpt.exercises import check
 
 # %% [markdown]
-# ## Exercise 1 (implement): `FeedForward`
+# ## Exercise 1 (implement): FeedForward
 #
 # Write `FeedForward(embed_dim, hidden_dim=None, dropout=0.0, bias=True)`: `expand`, an
 # `nn.Linear(embed_dim, hidden_dim)`, then GELU with the tanh approximation (GPT-2's), then
@@ -54,10 +54,10 @@ class FeedForward(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        raise NotImplementedError("expand, activation, project, dropout")
+        raise NotImplementedError("expand, GELU, project, dropout")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError("Linear -> GELU (tanh) -> Linear -> dropout")
+        raise NotImplementedError("Linear, GELU, Linear, dropout")
 
 
 # %%

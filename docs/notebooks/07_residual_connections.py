@@ -35,7 +35,7 @@ from minigpt.exercises import check
 from minigpt.residual import gradient_norms_by_depth
 
 # %% [markdown]
-# ## Exercise 1 (implement): `residual_add`
+# ## Exercise 1 (implement): residual_add
 #
 # Write `residual_add(x, sublayer_output, enabled=True)`: `x + sublayer_output`, a new tensor
 # (never `x += ...`, which would change the caller's `x`), or `sublayer_output` alone when
@@ -45,7 +45,7 @@ from minigpt.residual import gradient_norms_by_depth
 def residual_add(
     x: torch.Tensor, sublayer_output: torch.Tensor, enabled: bool = True
 ) -> torch.Tensor:
-    raise NotImplementedError("x + f(x), or f(x) alone when disabled")
+    raise NotImplementedError("x + f(x), or f(x)")
 
 
 # %%

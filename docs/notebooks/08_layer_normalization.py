@@ -62,7 +62,7 @@ with torch.no_grad():
         print(f"{v} -> {[round(value, 4) for value in out.tolist()]}")
 
 # %% [markdown]
-# ## Exercise 2 (implement): `LayerNorm`
+# ## Exercise 2 (implement): LayerNorm
 #
 # Write `LayerNorm(dim, eps=1e-5, bias=True)`: a `weight` parameter of ones ($\gamma$), a `bias`
 # parameter of zeros ($\beta$, or `self.bias = None` when `bias=False`), and a `forward` that
@@ -74,12 +74,14 @@ with torch.no_grad():
 
 # %%
 class LayerNorm(nn.Module):
-    def __init__(self, dim: int, eps: float = 1e-5, bias: bool = True) -> None:
+    def __init__(
+        self, dim: int, eps: float = 1e-5, bias: bool = True
+    ) -> None:
         super().__init__()
-        raise NotImplementedError("create self.eps, self.weight and self.bias")
+        raise NotImplementedError("eps, weight and bias")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError("normalize x over its last dimension, then scale and shift")
+        raise NotImplementedError("normalize, scale, shift")
 
 
 # %%
@@ -95,7 +97,8 @@ check("layer_norm", LayerNorm)
 # %%
 class UnbiasedLayerNorm(minigpt.layer_norm.LayerNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean, variance = x.mean(dim=-1, keepdim=True), x.var(dim=-1, keepdim=True)
+        mean = x.mean(dim=-1, keepdim=True)
+        variance = x.var(dim=-1, keepdim=True)  # divides by d - 1
         out = (x - mean) / torch.sqrt(variance + self.eps) * self.weight
         return out + self.bias if self.bias is not None else out
 

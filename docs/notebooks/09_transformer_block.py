@@ -44,7 +44,7 @@ torch.manual_seed(0)
 x = torch.randn(1, len(tokens), config.embed_dim)  # stands in for token + position vectors
 
 # %% [markdown]
-# ## Exercise 1 (implement): `TransformerBlock`
+# ## Exercise 1 (implement): TransformerBlock
 #
 # Write `TransformerBlock(config)` from the package's parts, imported above: `norm1` and `norm2`
 # (`LayerNorm(config.embed_dim, eps=config.layer_norm_eps, bias=config.bias)`), `attention`
@@ -58,10 +58,10 @@ x = torch.randn(1, len(tokens), config.embed_dim)  # stands in for token + posit
 class TransformerBlock(nn.Module):
     def __init__(self, config: MiniGPTConfig) -> None:
         super().__init__()
-        raise NotImplementedError("norm1, attention, norm2, feed_forward from the config")
+        raise NotImplementedError("the four parts")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError("two sub-layers: normalize, transform, add back")
+        raise NotImplementedError("two residual sub-layers")
 
 
 # %%

@@ -44,7 +44,7 @@ from minigpt.transformer_block import TransformerBlock
 torch.set_num_threads(1)  # the matrices here are tiny: one thread is fastest
 
 # %% [markdown]
-# ## Exercise 1 (implement): `sample_next_token`
+# ## Exercise 1 (implement): sample_next_token
 #
 # Write `sample_next_token(logits, temperature=1.0, top_k=None, top_p=None, generator=None)`
 # for `logits` of shape `(batch, vocab)`; it returns one id per row, shape `(batch, 1)`:
@@ -64,14 +64,14 @@ def sample_next_token(
     top_p: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    raise NotImplementedError("greedy, or temperature, top-k, top-p, then sample")
+    raise NotImplementedError("one id per row")
 
 
 # %%
 check("sample_next_token", sample_next_token)
 
 # %% [markdown]
-# ## Exercise 2 (implement): `MiniGPT`
+# ## Exercise 2 (implement): MiniGPT
 #
 # Write `MiniGPT(config)` from the package's parts, imported above: `token_embedding`
 # (`TokenEmbedding(config.vocab_size, config.embed_dim)`), `position_embedding`
@@ -88,12 +88,12 @@ check("sample_next_token", sample_next_token)
 class MiniGPT(nn.Module):
     def __init__(self, config: MiniGPTConfig) -> None:
         super().__init__()
-        raise NotImplementedError("embeddings, blocks, final_norm, tied output layer")
+        raise NotImplementedError("the parts, output tied")
 
     def forward(
         self, ids: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        raise NotImplementedError("embed + positions, blocks, final_norm, output, loss")
+        raise NotImplementedError("(logits, loss)")
 
 
 # %%

@@ -26,7 +26,7 @@ import torch
 # then checked through the package's own object, so the page shows what a finished one prints.
 STUBS_ENV = "MINIGPT_EXERCISE_STUBS"
 TIME_LIMIT_S = 5.0  # per check; every check runs on tiny inputs in milliseconds
-WIDTH = 92
+WIDTH = 76  # fits a terminal and a notebook output column
 
 
 class ExerciseError(ValueError):
@@ -123,7 +123,7 @@ class Report:
                 )
             )
             if outcome.message == previous:
-                out.append("      (the same hint as above)")
+                out.append("      (same as above)")
             elif outcome.message:
                 out.extend(_wrap(outcome.message, indent=6))
             previous = outcome.message or previous
