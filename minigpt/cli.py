@@ -1,4 +1,4 @@
-"""The `minigpt` command line: tokenize text, train a model, sample from a checkpoint.
+"""The `minigpt` command line: tokenize text, train a model, sample, check an exercise.
 
 Errors the user can fix (bad arguments, a missing or corrupt checkpoint, an empty corpus, a
 prompt the tokenizer cannot encode) print one line on stderr and exit with status 2. Set
@@ -33,6 +33,7 @@ examples:
   minigpt train --resume --out-dir out/shakespeare-char-cpu
   torchrun --nproc_per_node=4 -m minigpt.cli train --preset shakespeare-char
   minigpt sample --checkpoint out/shakespeare-char-cpu --prompt "ROMEO:" --seed 1
+  minigpt check layer_norm my_layer_norm.py               # your LayerNorm vs the package's
 """
 
 TRAIN_EXAMPLES = """\
@@ -257,6 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the samples, with their settings, to FILE",
     )
     sample.set_defaults(handler=_sample)
+
+    check = commands.add_parser(
+        "check",
+        help="check your own version of a component against the package's",
+        formatter_class=formatter,
+        description="Import FILE.py, take the object the exercise names (say LayerNorm for "
+        "layer_norm) and check it against the package's: one line per check, with a hint for "
+        "each failure. Exit status: 0 all passed, 1 a check failed, 2 bad usage.",
+        epilog="examples:\n  minigpt check --list\n  minigpt check layer_norm my_layer_norm.py\n",
+    )
+    check.add_argument("exercise", nargs="?", metavar="EXERCISE", help="e.g. layer_norm")
+    check.add_argument("file", nargs="?", metavar="FILE.py", help="the file with your code")
+    check.add_argument("--list", action="store_true", help="list the exercises and exit")
+    check.set_defaults(handler=_check)
     return parser
 
 
@@ -420,6 +435,12 @@ def _sample(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(header + body, encoding="utf-8")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .exercises import command_line
+
+    return command_line(args.exercise, args.file, args.list)
 
 
 def run() -> typing.NoReturn:

@@ -50,6 +50,7 @@ class KVCache:
         return self.keys[:, :, :end], self.values[:, :, :end]
 
 
+# --8<-- [start:multi_head_attention]
 class MultiHeadAttention(nn.Module):
     """Causal multi-head self-attention, GPT-2 style.
 
@@ -121,3 +122,4 @@ class MultiHeadAttention(nn.Module):
             self.attention_weights = weights.detach()
         return context
         # --8<-- [end:attend]
+        # --8<-- [end:multi_head_attention]

@@ -11,6 +11,7 @@ from .multi_head_attention import KVCache, MultiHeadAttention
 from .residual import residual_add
 
 
+# --8<-- [start:transformer_block]
 class TransformerBlock(nn.Module):
     """LayerNorm → masked multi-head attention → add → LayerNorm → feed-forward → add.
 
@@ -44,3 +45,4 @@ class TransformerBlock(nn.Module):
         x = residual_add(x, self.feed_forward(self.norm2(x)), self.residual)
         return x
         # --8<-- [end:forward]
+        # --8<-- [end:transformer_block]

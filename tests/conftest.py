@@ -342,10 +342,14 @@ def executed_notebooks(tmp_path_factory) -> dict[str, ExecutedNotebook]:
     import nbformat
 
     folder = tmp_path_factory.mktemp("executed-notebooks")
-    saved_env = {key: os.environ.get(key) for key in ("MPLBACKEND", "PYTHONPATH")}
+    saved_env = {
+        key: os.environ.get(key) for key in ("MPLBACKEND", "PYTHONPATH", "MINIGPT_EXERCISE_STUBS")
+    }
     # The kernels inherit this environment: they must find the package without an install and
-    # keep matplotlib's inline backend (MPLBACKEND=Agg would hide every plot).
+    # keep matplotlib's inline backend (MPLBACKEND=Agg would hide every plot). As in the site
+    # build, the worksheets' unfilled stubs are checked through the package's own objects.
     os.environ.pop("MPLBACKEND", None)
+    os.environ["MINIGPT_EXERCISE_STUBS"] = "reference"
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT), *filter(None, (saved_env["PYTHONPATH"] or "").split(os.pathsep))]
     )

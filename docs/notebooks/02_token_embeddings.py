@@ -11,95 +11,71 @@
 # ---
 
 # %% [markdown]
-# # Notebook 2: an embedding table from scratch
+# # Notebook 2: an embedding table, a worksheet
 #
-# Companion to [Chapter 2, Token embeddings](../02-token-embeddings.md). You will build an
-# embedding lookup two ways, by indexing and as a one-hot matrix product, check that both give
-# exactly what `minigpt.token_embeddings.TokenEmbedding` (and PyTorch's `nn.Embedding`) give,
-# and see which rows of the table a training step changes.
+# Companion to [Chapter 2, Token embeddings](../02-token-embeddings.md). You will write the
+# embedding table twice, as a lookup (`TokenEmbedding`) and as a one-hot matrix product
+# (`one_hot_embedding`), and predict which rows of the table a gradient reaches.
 #
-# Each exercise is followed by a solution cell. Try it yourself first, then run the solution
-# and the check below it.
+# **How the worksheet works.** An exercise that asks for code gives you a stub with the
+# package's name and signature; it raises `NotImplementedError`. Replace the `raise` lines with
+# your code and run the check cell below it: `check` tests your object against `minigpt`'s own
+# and prints ✓ or ✗ with a hint for each check. Every other cell uses the package's code, so
+# the notebook runs from top to bottom whether or not you are done. The solutions are in the
+# [chapter's exercises](../02-token-embeddings.md#exercises), folded away. The same checks run
+# from a terminal: `minigpt check token_embedding my_file.py`.
 
 # %%
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from minigpt.token_embeddings import TokenEmbedding, one_hot_embedding
+import minigpt.token_embeddings
+from minigpt.exercises import check
 from minigpt.tokenization import GPT2Tokenizer
 
-# %% [markdown]
-# The running example as GPT-2 token ids:
-
-# %%
 tokenizer = GPT2Tokenizer()
-text = "Every moment is a beginning"
-ids = torch.tensor(tokenizer.encode(text))
-vocab_size, embed_dim = tokenizer.vocab_size, 8
-print(tokenizer.tokens(text), ids.tolist())
+ids = torch.tensor(tokenizer.encode("Every moment is a beginning"))
+print(tokenizer.tokens("Every moment is a beginning"), ids.tolist())
 
 # %% [markdown]
-# ## 1. The table and the lookup
+# ## Exercise 1 (implement): TokenEmbedding
 #
-# **Exercise 1.** Create a `(vocab_size, embed_dim)` table of small random numbers (normal,
-# standard deviation 0.02, as GPT-2) and look up the rows of `ids` by indexing. What shape do
-# you get?
+# Write `TokenEmbedding(vocab_size, embed_dim)`: one parameter, `weight`, a
+# `(vocab_size, embed_dim)` table drawn from a normal distribution with standard deviation
+# 0.02 (GPT-2's choice), and a `forward(ids)` that returns row `i` for every id `i`, for ids of
+# any shape. An id outside `[0, vocab_size)` must raise an error; careful, indexing alone
+# accepts `-1`. The checks copy the package's `weight` into yours by that name.
 
 # %%
-# Solution
-torch.manual_seed(0)
-weight = torch.randn(vocab_size, embed_dim) * 0.02
-vectors = weight[ids]
-print(vectors.shape)  # one row of embed_dim numbers per token
+class TokenEmbedding(nn.Module):
+    def __init__(self, vocab_size: int, embed_dim: int) -> None:
+        super().__init__()
+        raise NotImplementedError("create self.weight")
 
-# %% [markdown]
-# `TokenEmbedding` holds the same kind of table as an `nn.Parameter`. Give it *your* numbers
-# and compare:
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("the rows of self.weight")
+
 
 # %%
-embedding = TokenEmbedding(vocab_size, embed_dim)
-embedding.load_state_dict({"weight": weight})
-torch.testing.assert_close(vectors, embedding(ids))
-torch.testing.assert_close(vectors, nn.Embedding.from_pretrained(weight)(ids))
-print("indexing == TokenEmbedding == nn.Embedding")
+check("token_embedding", TokenEmbedding)
 
 # %% [markdown]
-# ## 2. The same lookup as a matrix product
+# ## Exercise 2 (implement): one_hot_embedding
 #
-# **Exercise 2.** Build the one-hot matrix of `ids` *without* `F.one_hot`: a
-# `(len(ids), vocab_size)` matrix of zeros with a single 1 per row, in the column of that
-# row's token id. Check it against `F.one_hot`.
+# The same lookup as a matrix product: `one_hot_embedding(ids, weight)` builds the one-hot
+# matrix of `ids` (one row per id, a single 1 in the column of that id, as many columns as
+# `weight` has rows) and multiplies it by `weight`. `torch.nn.functional.one_hot` helps; mind
+# its `num_classes` and its integer dtype.
 
 # %%
-# Solution
-one_hot = torch.zeros(len(ids), vocab_size)
-one_hot[torch.arange(len(ids)), ids] = 1.0
-assert torch.equal(one_hot, F.one_hot(ids, vocab_size).float())
-print(one_hot.shape, "ones per row:", one_hot.sum(dim=1).tolist(), "columns:",
-      one_hot.argmax(dim=1).tolist())
+def one_hot_embedding(
+    ids: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    raise NotImplementedError("one-hot(ids) @ weight")
 
-# %% [markdown]
-# **Exercise 3.** Multiply the one-hot matrix by the table. Why does that give the rows of the
-# table?
 
 # %%
-# Solution: row i of the product is sum_j one_hot[i, j] * weight[j], and only j = ids[i] is 1.
-by_matmul = one_hot @ weight
-torch.testing.assert_close(by_matmul, embedding(ids))
-torch.testing.assert_close(by_matmul, one_hot_embedding(ids, embedding.weight))
-print("one_hot @ weight == TokenEmbedding == minigpt's one_hot_embedding")
-
-# %% [markdown]
-# **Exercise 4.** Make it work for a *batch* of sequences, ids of shape `(batch, T)`.
-
-# %%
-# Solution: the one-hot tensor becomes (batch, T, vocab); @ multiplies over the last dimension.
-batch = torch.stack([ids, ids.flip(0)])  # the example, and its tokens in reverse
-batch_one_hot = torch.zeros(*batch.shape, vocab_size)
-batch_one_hot.scatter_(-1, batch.unsqueeze(-1), 1.0)
-torch.testing.assert_close(batch_one_hot @ weight, embedding(batch))
-print(batch.shape, "->", (batch_one_hot @ weight).shape)
+check("one_hot_embedding", one_hot_embedding)
 
 # %% [markdown]
 # The product does `vocab_size` times more work than indexing and builds a matrix that is
@@ -107,62 +83,21 @@ print(batch.shape, "->", (batch_one_hot @ weight).shape)
 
 # %%
 batch_size, block_size = 8, 1024
-print(f"one-hot input of a ({batch_size}, {block_size}) batch: "
-      f"{batch_size * block_size * vocab_size * 4 / 2**30:.1f} GiB in float32")
+gib = batch_size * block_size * tokenizer.vocab_size * 4 / 2**30
+print(f"one-hot input of a ({batch_size}, {block_size}) batch: {gib:.1f} GiB in float32")
 
 # %% [markdown]
-# ## 3. Which rows does a training step change?
+# ## Exercise 3 (predict): which rows get a gradient?
 #
-# **Exercise 5.** Put gradients on both versions: make a leaf copy of the table with
-# `requires_grad=True`, compute `(one_hot @ table).sum()` and `table[ids].sum()`, call
-# `backward()`, and compare the gradients. Which rows are non-zero?
+# A batch holds the ids `[3, 7, 3]` and the loss is the sum of all the looked-up numbers. Which
+# rows of `weight.grad` are non-zero, and what is in row 3? Guess, then run the cell, which
+# uses the package's `TokenEmbedding`.
 
 # %%
-# Solution
-table_a = weight.clone().requires_grad_()
-table_b = weight.clone().requires_grad_()
-(one_hot @ table_a).sum().backward()
-table_b[ids].sum().backward()
-torch.testing.assert_close(table_a.grad, table_b.grad)
-touched = table_b.grad.abs().sum(dim=1).nonzero().flatten()
-print("rows with a gradient:", touched.tolist())
-assert sorted(touched.tolist()) == sorted(set(ids.tolist()))
-
-# %% [markdown]
-# **Exercise 6.** A token that appears twice gets the gradient of both positions added into
-# its row. Check it on an input in which one id appears twice.
-
-# %%
-# Solution
-repeated = torch.tensor([ids[1].item(), ids[1].item(), ids[2].item()])
-table_c = weight.clone().requires_grad_()
-table_c[repeated].sum().backward()
-print("gradient row of the repeated token:", table_c.grad[repeated[0]][:4].tolist())
-print("gradient row of the single token:  ", table_c.grad[repeated[2]][:4].tolist())
-torch.testing.assert_close(table_c.grad[repeated[0]], 2 * table_c.grad[repeated[2]])
-
-# %% [markdown]
-# ## 4. Your own embedding module
-#
-# **Exercise 7.** Write `MyEmbedding(nn.Module)` with a learnable table and a `forward` that
-# indexes it, then check it against `TokenEmbedding` with the same weights (including the
-# gradients).
-
-# %%
-# Solution
-class MyEmbedding(nn.Module):
-    def __init__(self, vocab_size: int, embed_dim: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(vocab_size, embed_dim) * 0.02)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.weight[ids]
-
-
-mine = MyEmbedding(vocab_size, embed_dim)
-mine.load_state_dict(embedding.state_dict())
-mine(batch).pow(2).sum().backward()
-embedding(batch).pow(2).sum().backward()
-torch.testing.assert_close(mine(batch), embedding(batch))
-torch.testing.assert_close(mine.weight.grad, embedding.weight.grad)
-print("MyEmbedding matches minigpt's TokenEmbedding, outputs and gradients")
+torch.manual_seed(0)
+embedding = minigpt.token_embeddings.TokenEmbedding(10, 4)
+embedding(torch.tensor([3, 7, 3])).sum().backward()
+for row, grad in enumerate(embedding.weight.grad):
+    if grad.any():
+        print(f"row {row}: {grad.tolist()}")
+print("rows without a gradient:", [r for r, g in enumerate(embedding.weight.grad) if not g.any()])

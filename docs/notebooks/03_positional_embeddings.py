@@ -11,185 +11,124 @@
 # ---
 
 # %% [markdown]
-# # Notebook 3: positions from scratch
+# # Notebook 3: positions, a worksheet
 #
-# Companion to [Chapter 3, Positional embeddings](../03-positional-embeddings.md). You will
-# see that an attention-like mixing step cannot tell word order apart, fix it with a learned
-# position table, and rebuild the original Transformer's sinusoidal table, first with a loop
-# and then with tensor operations, checking each against `minigpt.positional_embeddings`.
+# Companion to [Chapter 3, Positional embeddings](../03-positional-embeddings.md). You will see
+# that attention-like mixing cannot tell word order apart, write the original Transformer's
+# sinusoidal table and GPT-2's learned positions yourself, and predict a property of the
+# sinusoidal table that makes relative offsets visible.
 #
-# Each exercise is followed by a solution cell. Try it yourself first, then run the solution
-# and the check below it.
+# **How the worksheet works.** An exercise that asks for code gives you a stub with the
+# package's name and signature; it raises `NotImplementedError`. Replace the `raise` lines with
+# your code and run the check cell below it: `check` tests your object against `minigpt`'s own
+# and prints ✓ or ✗ with a hint for each check. Every other cell uses the package's code, so
+# the notebook runs from top to bottom whether or not you are done. The solutions are in the
+# [chapter's exercises](../03-positional-embeddings.md#exercises), folded away. The same checks
+# run from a terminal: `minigpt check sinusoidal_table my_file.py`.
 
 # %%
-import math
-
 import torch
 from torch import nn
 
-from minigpt.config import MiniGPTConfig
-from minigpt.model import MiniGPT
-from minigpt.positional_embeddings import (
-    LearnedPositionalEmbedding,
-    SinusoidalPositionalEmbedding,
-    sinusoidal_table,
-)
+import minigpt.positional_embeddings
+from minigpt.exercises import check
 from minigpt.token_embeddings import TokenEmbedding
 from minigpt.tokenization import GPT2Tokenizer
 
 # %% [markdown]
-# ## 1. Order is invisible without positions
+# ## Order is invisible without positions
+#
+# `mix` replaces every row by a similarity-weighted average of all rows: attention without
+# learned projections and without positions. The two sentences hold the same tokens in another
+# order, and `" dog"` comes out as exactly the same vector in both.
 
 # %%
 tokenizer = GPT2Tokenizer()
 first, second = "The dog jumps on the cat", "The cat jumps on the dog"
-ids_1 = torch.tensor(tokenizer.encode(first))
-ids_2 = torch.tensor(tokenizer.encode(second))
-print(tokenizer.tokens(first))
-print(tokenizer.tokens(second))
-
 torch.manual_seed(0)
-embed_dim = 16
-embedding = TokenEmbedding(tokenizer.vocab_size, embed_dim)
+embedding = TokenEmbedding(tokenizer.vocab_size, 16)
 
 
 def mix(x: torch.Tensor) -> torch.Tensor:
-    """Each row becomes a similarity-weighted average of all rows (attention without positions)."""
     return torch.softmax(x @ x.T, dim=-1) @ x
 
 
-# %% [markdown]
-# **Exercise 1.** Show that `mix` is *permutation-equivariant*: for a random permutation
-# `perm` of the rows, `mix(x[perm])` equals `mix(x)[perm]`. Then explain why the two sentences
-# give the same vector for `" dog"`.
-
-# %%
-# Solution
-x = embedding(ids_1).detach()
-perm = torch.randperm(len(x))
-torch.testing.assert_close(mix(x[perm]), mix(x)[perm])
-# The second sentence is a permutation of the first, so " dog" gets the same output vector.
-dog_1 = tokenizer.tokens(first).index(" dog")
-dog_2 = tokenizer.tokens(second).index(" dog")
-torch.testing.assert_close(mix(embedding(ids_1))[dog_1], mix(embedding(ids_2))[dog_2])
-print("mixing is order-blind: ' dog' is the same vector in both sentences")
+with torch.no_grad():
+    dogs = [
+        mix(embedding(torch.tensor(tokenizer.encode(s))))[tokenizer.tokens(s).index(" dog")]
+        for s in (first, second)
+    ]
+print("' dog' is the same vector in both sentences:", torch.allclose(*dogs))
 
 # %% [markdown]
-# ## 2. Learned positions
+# ## Exercise 1 (implement): sinusoidal_table
 #
-# **Exercise 2.** Write a learned position table: `block_size` rows of `embed_dim` small random
-# numbers, looked up with `torch.arange(T)`. Add it to the token vectors and check that `" dog"`
-# now differs between the sentences. Then compare your lookup with
-# `LearnedPositionalEmbedding` holding the same numbers.
-
-# %%
-# Solution
-block_size = 32
-position_table = nn.Parameter(torch.randn(block_size, embed_dim) * 0.02)
-where = torch.arange(len(ids_1))
-z_1 = embedding(ids_1) + position_table[where]
-z_2 = embedding(ids_2) + position_table[where]
-print("' dog' still the same after mixing?",
-      torch.allclose(mix(z_1)[dog_1], mix(z_2)[dog_2]))
-
-# %%
-learned = LearnedPositionalEmbedding(block_size, embed_dim)
-learned.load_state_dict({"weight": position_table.detach()})
-torch.testing.assert_close(position_table[where], learned(where))
-print("our table lookup == LearnedPositionalEmbedding")
-
-# %% [markdown]
-# ## 3. The sinusoidal table, with a loop
-#
-# The original Transformer fixes the table instead of learning it:
+# The original Transformer adds a fixed table instead of a learned one:
 #
 # $$P_{p,\,2i} = \sin\!\left(\frac{p}{10000^{2i/d}}\right), \qquad
 #   P_{p,\,2i+1} = \cos\!\left(\frac{p}{10000^{2i/d}}\right).$$
 #
-# **Exercise 3.** Fill a `(num_positions, d)` table with two nested Python loops and the
-# `math` module, then compare it with `sinusoidal_table`.
+# Write `sinusoidal_table(num_positions, embed_dim)`, a `(num_positions, embed_dim)` tensor in
+# `torch.get_default_dtype()`. Compute the angles in float64 (float32 rounds an angle near 1000
+# radians by about 1e-4) and raise `ValueError` for an odd `embed_dim`.
 
 # %%
-# Solution
-def sinusoidal_loops(num_positions: int, d: int) -> torch.Tensor:
-    table = torch.zeros(num_positions, d, dtype=torch.float64)
-    for p in range(num_positions):
-        for i in range(d // 2):
-            angle = p / 10000 ** (2 * i / d)
-            table[p, 2 * i] = math.sin(angle)
-            table[p, 2 * i + 1] = math.cos(angle)
-    return table
+def sinusoidal_table(
+    num_positions: int, embed_dim: int
+) -> torch.Tensor:
+    raise NotImplementedError("sin, cos, sin, cos, ...")
 
 
-loops = sinusoidal_loops(50, 16)
-torch.testing.assert_close(loops.float(), sinusoidal_table(50, 16))
-print("loop version == sinusoidal_table")
+# %%
+check("sinusoidal_table", sinusoidal_table)
 
 # %% [markdown]
-# ## 4. The sinusoidal table, with tensor operations
+# ## Exercise 2 (predict): relative offsets in an absolute table
 #
-# **Exercise 4.** Now without loops: a column of positions `(P, 1)` divided by a row of
-# `10000^(2i/d)` `(1, d/2)` broadcasts to all the angles at once; write `sin` into the even
-# columns and `cos` into the odd ones. Compute in float64.
+# Take the dot product of two rows of the table, `P[p] @ P[p + 5]`. Does it change when `p`
+# goes from 10 to 50 to 150? Guess, then run the cell (it uses the package's table).
 
 # %%
-# Solution
-def sinusoidal_torch(num_positions: int, d: int, dtype=torch.float64) -> torch.Tensor:
-    position = torch.arange(num_positions, dtype=dtype).unsqueeze(1)  # (P, 1)
-    frequency = 1.0 / 10000 ** (torch.arange(0, d, 2, dtype=dtype) / d)  # (d/2,)
-    angle = position * frequency  # (P, d/2)
-    table = torch.empty(num_positions, d, dtype=dtype)
-    table[:, 0::2] = torch.sin(angle)
-    table[:, 1::2] = torch.cos(angle)
-    return table
-
-
-mine = sinusoidal_torch(1024, 768)
-torch.testing.assert_close(mine.float(), sinusoidal_table(1024, 768))
-torch.testing.assert_close(sinusoidal_torch(50, 16), loops)
-print("tensor version == sinusoidal_table, at GPT-2's size", tuple(mine.shape))
+table = minigpt.positional_embeddings.sinusoidal_table(200, 16).double()
+for p in (10, 50, 150):
+    print(f"P[{p}] @ P[{p + 5}] = {table[p] @ table[p + 5]:.6f}")
 
 # %% [markdown]
-# **Exercise 5.** Why float64? Compute the same table in float32 and look at the largest
-# difference. Where in the table is it, and why there?
-
-# %%
-# Solution: float32 rounds the angle itself. An angle of ~1000 radians is only stored to
-# about 1e-4, and sin/cos pass that error straight on. So the errors are largest at late
-# positions, in the early (fast) columns where the angles are largest; which cell wins exactly
-# depends on rounding luck.
-in_float32 = sinusoidal_torch(1024, 768, dtype=torch.float32).double()
-difference = (in_float32 - mine).abs()
-row, column = divmod(int(difference.argmax()), difference.shape[1])
-print(f"largest float32 error {difference.max():.1e} at position {row}, dimension {column}")
+# Every pair of columns is a rotation by an angle proportional to the position, so the dot
+# product only depends on the difference of the angles, that is on the offset: it equals
+# $\sum_i \cos(\omega_i \cdot 5)$.
 
 # %% [markdown]
-# ## 5. Relative offsets in an absolute table
+# ## Exercise 3 (implement): LearnedPositionalEmbedding
 #
-# **Exercise 6.** Check that the dot product of two rows depends only on how far apart they
-# are: `table[p] @ table[p + k]` is the same for every `p`, and equals `sum_i cos(w_i * k)`.
+# GPT-2 learns its positions instead: `LearnedPositionalEmbedding(block_size, embed_dim)` holds
+# a parameter `weight` of shape `(block_size, embed_dim)`, drawn with standard deviation 0.02,
+# and `forward(positions)` returns the rows of the given positions. With a KV cache
+# (chapter 10) those positions do not start at 0. The checks copy the package's `weight` into
+# yours by that name.
 
 # %%
-# Solution
-d, k = 16, 5
-table = sinusoidal_torch(200, d)
-frequency = 1.0 / 10000 ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
-dots = torch.stack([table[p] @ table[p + k] for p in range(0, 190, 17)])
-print(dots)
-torch.testing.assert_close(dots, torch.cos(frequency * k).sum().expand_as(dots))
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, block_size: int, embed_dim: int) -> None:
+        super().__init__()
+        raise NotImplementedError("create self.weight")
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("the rows of the positions")
+
+
+# %%
+check("learned_positional_embedding", LearnedPositionalEmbedding)
 
 # %% [markdown]
-# ## 6. Check against MiniGPT
-#
-# `MiniGPTConfig(positional="sinusoidal")` builds the model with the fixed table stored as a
-# buffer, so it has no parameters to learn. Compare it with your table.
+# With positions added, the two sentences no longer give `" dog"` the same vector:
 
 # %%
-config = MiniGPTConfig(vocab_size=100, block_size=64, embed_dim=32, num_heads=4, num_layers=1,
-                       positional="sinusoidal")
-model = MiniGPT(config)
-assert isinstance(model.position_embedding, SinusoidalPositionalEmbedding)
-assert list(model.position_embedding.parameters()) == []
-torch.testing.assert_close(model.position_embedding(torch.arange(64)),
-                           sinusoidal_torch(64, 32).float())
-print("MiniGPT's sinusoidal positions == your table")
+positions = minigpt.positional_embeddings.LearnedPositionalEmbedding(32, 16)
+with torch.no_grad():
+    dogs = []
+    for s in (first, second):
+        ids = torch.tensor(tokenizer.encode(s))
+        x = embedding(ids) + positions(torch.arange(len(ids)))
+        dogs.append(mix(x)[tokenizer.tokens(s).index(" dog")])
+print("' dog' is the same vector in both sentences:", torch.allclose(*dogs))

@@ -11,203 +11,103 @@
 # ---
 
 # %% [markdown]
-# # Notebook 9: assemble a transformer block by hand
+# # Notebook 9: the transformer block, a worksheet
 #
 # Companion to [Chapter 9, Transformer block](../09-transformer-block.md). You will wire the
-# parts built in chapters 5 to 8 (masked multi-head attention, the feed-forward network,
-# residual additions and LayerNorm) into a transformer block, then check that it computes
-# exactly what `minigpt.transformer_block.TransformerBlock` computes with the same weights.
+# parts of chapters 5 to 8 into a transformer block, predict its parameter count, and see what
+# the original Transformer's post-norm arrangement changes.
 #
-# Each exercise has its solution in the next cell: try it first, then run the solution.
+# **How the worksheet works.** An exercise that asks for code gives you a stub with the
+# package's name and signature; it raises `NotImplementedError`. Replace the `raise` lines with
+# your code and run the check cell below it: `check` tests your object against `minigpt`'s own
+# and prints ✓ or ✗ with a hint for each check. Every other cell uses the package's code, so
+# the notebook runs from top to bottom whether or not you are done. The solutions are in the
+# [chapter's exercises](../09-transformer-block.md#exercises), folded away. The same checks run
+# from a terminal: `minigpt check transformer_block my_file.py`.
 
 # %%
 import torch
 from torch import nn
 
+import minigpt.transformer_block
 from minigpt import MiniGPTConfig
+from minigpt.exercises import check
 from minigpt.feed_forward import FeedForward
 from minigpt.layer_norm import LayerNorm
 from minigpt.multi_head_attention import MultiHeadAttention
 from minigpt.residual import residual_add
 from minigpt.tokenization import GPT2Tokenizer
-from minigpt.transformer_block import TransformerBlock
 
+tokens = GPT2Tokenizer().tokens("Every moment is a beginning")
+config = MiniGPTConfig(vocab_size=100, block_size=16, embed_dim=16, num_heads=4, num_layers=1)
 torch.manual_seed(0)
+x = torch.randn(1, len(tokens), config.embed_dim)  # stands in for token + position vectors
 
 # %% [markdown]
-# ## The input: the running example as vectors
+# ## Exercise 1 (implement): TransformerBlock
 #
-# "Every moment is a beginning" is five GPT-2 tokens. A block does not care where its
-# vectors come from, so random vectors stand in for token + positional embeddings here.
-# `embed_dim=16` with 4 heads keeps everything small.
+# Write `TransformerBlock(config)` from the package's parts, imported above: `norm1` and `norm2`
+# (`LayerNorm(config.embed_dim, eps=config.layer_norm_eps, bias=config.bias)`), `attention`
+# (`MultiHeadAttention` with the config's sizes, `dropout` and `bias`) and `feed_forward`
+# (`FeedForward(config.embed_dim, config.hidden_dim, ...)`). `forward(x)` is pre-norm, as in
+# GPT-2: `x + attention(norm1(x))`, then the same with `norm2` and `feed_forward`, each added
+# with `residual_add(..., config.residual)`. The checks copy the package's weights into yours by
+# those names.
 
 # %%
-tokenizer = GPT2Tokenizer()
-tokens = tokenizer.tokens("Every moment is a beginning")
-config = MiniGPTConfig(vocab_size=tokenizer.vocab_size, block_size=16, embed_dim=16,
-                       num_heads=4, num_layers=1)
-x = torch.randn(1, len(tokens), config.embed_dim)  # (batch, tokens, embed_dim)
-print(tokens)
-print(x.shape)
-
-# %% [markdown]
-# ## Step 1: the four parts
-#
-# **Exercise 1.** Create the four parts of a block for `config`: two `LayerNorm`s, a
-# `MultiHeadAttention` and a `FeedForward` (all from `minigpt`). Use the attribute names
-# `norm1`, `attention`, `norm2`, `feed_forward`: with the same names as `TransformerBlock`,
-# the two modules will have the same `state_dict` keys and can swap weights.
-
-# %%
-# Solution
-norm1 = LayerNorm(config.embed_dim)
-attention = MultiHeadAttention(config.embed_dim, config.num_heads,
-                               config.block_size)
-norm2 = LayerNorm(config.embed_dim)
-feed_forward = FeedForward(config.embed_dim, config.hidden_dim)
-parts = (norm1, attention, norm2, feed_forward)
-print(sum(p.numel() for part in parts for p in part.parameters()), "parameters")
-
-# %% [markdown]
-# ## Step 2: the six steps
-#
-# **Exercise 2.** Apply LayerNorm → masked multi-head attention → add → LayerNorm →
-# feed-forward → add to `x`, one line per step. Check that the output has the input's shape.
-
-# %%
-# Solution
-a = norm1(x)  # 1. normalize a copy
-a = attention(a)  # 2. tokens exchange information (causally)
-h = x + a  # 3. add it back onto the stream
-f = norm2(h)  # 4. normalize again
-f = feed_forward(f)  # 5. process each token on its own
-y = h + f  # 6. add it back
-assert y.shape == x.shape
-print(y.shape)
-
-# %% [markdown]
-# ## Step 3: a module
-#
-# **Exercise 3.** Package the six steps as an `nn.Module` called `MyBlock`, with the four
-# parts as attributes named as above and `residual_add` from `minigpt.residual` for the
-# additions.
-
-# %%
-# Solution
-class MyBlock(nn.Module):
+class TransformerBlock(nn.Module):
     def __init__(self, config: MiniGPTConfig) -> None:
         super().__init__()
-        self.norm1 = LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
-        self.attention = MultiHeadAttention(config.embed_dim, config.num_heads,
-                                            config.block_size,
-                                            dropout=config.dropout)
-        self.norm2 = LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
-        self.feed_forward = FeedForward(config.embed_dim, config.hidden_dim,
-                                        dropout=config.dropout)
+        raise NotImplementedError("the four parts")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = residual_add(x, self.attention(self.norm1(x)))
-        x = residual_add(x, self.feed_forward(self.norm2(x)))
-        return x
+        raise NotImplementedError("two residual sub-layers")
 
-
-# %% [markdown]
-# ## Step 4: check against `minigpt`
-#
-# Copy the weights of a `TransformerBlock` into `MyBlock` and compare the outputs. Because
-# the attribute names match, `load_state_dict` works directly.
 
 # %%
-reference = TransformerBlock(config).eval()
-mine = MyBlock(config).eval()
-mine.load_state_dict(reference.state_dict())
-
-torch.testing.assert_close(mine(x), reference(x))
-print("MyBlock == TransformerBlock:", torch.equal(mine(x), reference(x)))
+check("transformer_block", TransformerBlock)
 
 # %% [markdown]
-# ## Step 5: the causal property
+# ## Exercise 2 (predict): how many parameters?
 #
-# **Exercise 4.** The only place where tokens meet is attention, and it is masked. Show that
-# changing the last token's vector leaves the outputs for the first four tokens unchanged.
+# With $d$ = `embed_dim` and a feed-forward width of $4d$, count the parameters of one block as
+# a formula in $d$ (two LayerNorms, attention's two linear layers, the feed-forward network's
+# two), then evaluate it for GPT-2 small, $d = 768$. Run the cell to check.
 
 # %%
-# Solution
-changed = x.clone()
-changed[:, -1] += 1.0
-out, out_changed = mine(x), mine(changed)
-torch.testing.assert_close(out_changed[:, :-1], out[:, :-1])
-print("first four unchanged:", torch.allclose(out_changed[:, :-1], out[:, :-1]))
-print("last changed:        ", not torch.allclose(out_changed[:, -1], out[:, -1]))
+for d in (16, 768):
+    block = minigpt.transformer_block.TransformerBlock(
+        MiniGPTConfig(embed_dim=d, num_heads=4, block_size=16)
+    )
+    counted = sum(p.numel() for p in block.parameters())
+    print(f"d = {d:3}: {counted:,} parameters; 12d² + 13d = {12 * d * d + 13 * d:,}")
 
 # %% [markdown]
-# ## Step 6: count the parameters
+# ## Exercise 3 (change and observe): post-norm
 #
-# **Exercise 5.** With $d$ = `embed_dim` and a feed-forward width of $4d$, a block has
-# $12d^2 + 13d$ parameters. Check the formula for $d = 16$, and for GPT-2 small
-# ($d = 768$) using the `meta` device, which creates shapes without allocating memory.
+# The 2017 Transformer normalized *after* each addition: `x = norm(x + sublayer(x))`. With the
+# same weights as the package's block, compare the outputs and the size of the output vectors.
+# Which arrangement leaves the residual stream's scale alone?
 
 # %%
-# Solution
-def block_parameters(d: int) -> int:
-    return 12 * d * d + 13 * d
-
-
-assert sum(p.numel() for p in mine.parameters()) == block_parameters(16)
-with torch.device("meta"):
-    gpt2_block = TransformerBlock(MiniGPTConfig())
-assert sum(p.numel() for p in gpt2_block.parameters()) == block_parameters(768)
-print(f"GPT-2 small block: {block_parameters(768):,} parameters")
-
-# %% [markdown]
-# ## Step 7: dropout is on only in training mode
-#
-# **Exercise 6.** Build a `MyBlock` with `dropout=0.2`, give it the same weights, and show
-# that in `train()` mode two calls differ while in `eval()` mode it equals the block without
-# dropout.
-
-# %%
-# Solution
-dropout_config = MiniGPTConfig(**(config.to_dict() | {"dropout": 0.2}))
-noisy = MyBlock(dropout_config)
-noisy.load_state_dict(mine.state_dict())
-noisy.train()
-print("train: two calls equal?", torch.equal(noisy(x), noisy(x)))
-noisy.eval()
-torch.testing.assert_close(noisy(x), mine(x))
-print("eval: equals the block without dropout")
-
-# %% [markdown]
-# ## Step 8 (optional): post-norm, the original Transformer's arrangement
-#
-# The 2017 Transformer normalized *after* each addition: `x = LN(x + sublayer(x))`. With the
-# same weights it computes something different; note also that every output vector of a
-# post-norm block is normalized, while a pre-norm block leaves the stream's scale alone.
-
-# %%
-class PostNormBlock(MyBlock):
+class PostNormBlock(minigpt.transformer_block.TransformerBlock):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm1(residual_add(x, self.attention(x)))
         return self.norm2(residual_add(x, self.feed_forward(x)))
 
 
+pre = minigpt.transformer_block.TransformerBlock(config).eval()
 post = PostNormBlock(config).eval()
-post.load_state_dict(mine.state_dict())
-print("post-norm == pre-norm?", torch.allclose(post(x), mine(x)))
-print("output norms, pre-norm: ", mine(x).norm(dim=-1)[0].detach().numpy().round(2))
-print("output norms, post-norm:", post(x).norm(dim=-1)[0].detach().numpy().round(2))
+post.load_state_dict(pre.state_dict())
+with torch.no_grad():
+    print("same output?", torch.allclose(post(x), pre(x)))
+    print("norms of the output vectors, pre-norm: ", pre(x).norm(dim=-1)[0].numpy().round(2))
+    print("norms of the output vectors, post-norm:", post(x).norm(dim=-1)[0].numpy().round(2))
 
 # %% [markdown]
-# ## Final check
+# Every output vector of a post-norm block is normalized (its norm is about $\sqrt{d} = 4$),
+# while a pre-norm block adds its updates to the stream and lets it keep its own scale.
 #
-# A stack of four `MyBlock`s, with weights copied from four `TransformerBlock`s, matches the
-# stack of `TransformerBlock`s.
-
-# %%
-torch.manual_seed(1)
-reference_stack = nn.Sequential(*(TransformerBlock(config) for _ in range(4)))
-reference_stack.eval()
-my_stack = nn.Sequential(*(MyBlock(config) for _ in range(4))).eval()
-my_stack.load_state_dict(reference_stack.state_dict())
-torch.testing.assert_close(my_stack(x), reference_stack(x))
-print("4 stacked blocks match:", tuple(my_stack(x).shape))
+# **Going further.** Build your block from the parts by hand, without `TransformerBlock`: the
+# six steps, one line each, on `x`, and compare with `pre(x)` after copying its weights into
+# your four parts: `LayerNorm`, `MultiHeadAttention` and `FeedForward` are imported above.

@@ -1,0 +1,230 @@
+"""Chapter 4's exercises: scaled_dot_product_attention and SelfAttention."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import self_attention
+from .core import Exercise
+from .tools import (
+    DTYPES,
+    build_pair,
+    copy_parameters,
+    expect_close,
+    expect_same_gradients,
+    fail,
+    hint_if_raises,
+    leaf,
+)
+
+scaled_dot_product_attention = Exercise(
+    "scaled_dot_product_attention",
+    4,
+    self_attention.scaled_dot_product_attention,
+    "softmax(QKᵀ/√d_k)·V with an optional mask; returns both",
+)
+REFERENCE = self_attention.scaled_dot_product_attention
+
+
+def _attend(yours, q, k, v, mask=None, **options):
+    with hint_if_raises(f"attention on query {tuple(q.shape)}, key {tuple(k.shape)} failed"):
+        result = yours(q, k, v, mask, **options)
+    if not isinstance(result, tuple) or len(result) != 2:
+        fail(f"it returned {type(result).__name__}; return a pair: (weights @ value, weights)")
+    return result
+
+
+def _inputs(*shapes, dtype=torch.float32):
+    torch.manual_seed(0)
+    return [torch.randn(shape, dtype=dtype) for shape in shapes]
+
+
+def _weight_variants(q, k, mask=None):
+    """The weights that the usual mistakes produce, each with its hint."""
+    scores = q @ k.transpose(-2, -1)
+    d_k = q.shape[-1]
+    scaled = scores / math.sqrt(d_k)
+    variants = {
+        "the scores are not divided by √d_k: without it they grow with d_k and the softmax "
+        "saturates": scores.softmax(-1),
+        "divide the scores by √d_k, not by d_k": (scores / d_k).softmax(-1),
+        "softmax over the wrong axis: use dim=-1, so that each query's weights over the keys "
+        "sum to 1": scaled.softmax(-2),
+        "the weights are transposed: scores are query @ key.transpose(-2, -1), one row per "
+        "query": scaled.softmax(-1).transpose(-2, -1),
+    }
+    if mask is not None:
+        variants |= {
+            "blocked scores were set to 0, and softmax still gives e⁰ = 1 to each of them: "
+            "fill them with float('-inf')": scaled.masked_fill(~mask, 0.0).softmax(-1),
+            "the weights were masked after the softmax, so the rows no longer sum to 1: mask "
+            "the scores before it": scaled.softmax(-1).masked_fill(~mask, 0.0),
+            "the mask is inverted: True means 'may look', so fill where the mask is False "
+            "(~mask)": scaled.masked_fill(mask, float("-inf")).softmax(-1),
+        }
+    return variants
+
+
+def _expect_attention(yours, q, k, v, mask=None, what=""):
+    context, weights = _attend(yours, q, k, v, mask)
+    ref_context, ref_weights = REFERENCE(q, k, v, mask)
+    variants = _weight_variants(q, k, mask)
+    expect_close(weights, ref_weights, f"the weights{what}", variants=variants)
+    expect_close(context, ref_context, f"the context{what}", "the context is weights @ value")
+
+
+@scaled_dot_product_attention.check(
+    "returns (context, weights) of shapes (…, T_q, d_v) and (…, T_q, T_k)", essential=True
+)
+def shapes(yours):
+    q, k, v = _inputs((2, 3, 4), (2, 5, 4), (2, 5, 6))
+    context, weights = _attend(yours, q, k, v)
+    for name, value, shape in (("context", context, (2, 3, 6)), ("weights", weights, (2, 3, 5))):
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            fail(
+                f"{name} has shape {got}, expected {shape} for 3 queries over 5 keys with values "
+                "of width 6: return (weights @ value, weights)"
+            )
+
+
+@scaled_dot_product_attention.check("each row of weights is a softmax over the keys")
+def rows_sum_to_one(yours):
+    q, k, v = _inputs((3, 4), (5, 4), (5, 2))
+    _expect_attention(yours, q, k, v)
+
+
+@scaled_dot_product_attention.check("scores are divided by √d_k (d_k = 16 here)")
+def scaled_by_sqrt_dk(yours):
+    q, k, v = _inputs((4, 16), (4, 16), (4, 3))
+    _expect_attention(yours, q, k, v)
+
+
+@scaled_dot_product_attention.check(
+    "equals the package's, float32 and float64, with batch and head dimensions"
+)
+def equals_the_reference(yours):
+    for dtype in DTYPES:
+        q, k, v = _inputs((2, 3, 5, 8), (2, 3, 5, 8), (2, 3, 5, 4), dtype=dtype)
+        _expect_attention(yours, q, k, v, what=f" ({dtype}, shape (2, 3, 5, 8))")
+
+
+@scaled_dot_product_attention.check("a mask gives blocked pairs weight exactly 0; rows sum to 1")
+def masked(yours):
+    q, k, v = _inputs((5, 4), (5, 4), (5, 3))
+    mask = torch.tril(torch.ones(5, 5, dtype=torch.bool))
+    _expect_attention(yours, q, k, v, mask, " with a causal mask")
+    _, weights = _attend(yours, q, k, v, mask)
+    if bool((weights[~mask] != 0).any()):
+        fail("blocked pairs got a weight that is not exactly 0: fill their scores with -inf")
+
+
+@scaled_dot_product_attention.check("a single token (T = 1) attends to itself with weight 1")
+def single_token(yours):
+    q, k, v = _inputs((1, 1, 4), (1, 1, 4), (1, 1, 3))
+    _expect_attention(yours, q, k, v, torch.ones(1, 1, dtype=torch.bool), " for T = 1")
+
+
+@scaled_dot_product_attention.check("gradients of query, key and value equal the package's")
+def gradients(yours):
+    inputs = _inputs((2, 4, 8), (2, 6, 8), (2, 6, 3), dtype=torch.float64)
+    mine, ref = [leaf(t) for t in inputs], [leaf(t) for t in inputs]
+    upstream = torch.randn(2, 4, 3, dtype=torch.float64)
+    (_attend(yours, *mine)[0] * upstream).sum().backward()
+    (REFERENCE(*ref)[0] * upstream).sum().backward()
+    for name, a, b in zip(("query", "key", "value"), mine, ref):
+        if a.grad is None:
+            fail(f"{name} got no gradient: is the context detached from it?")
+        expect_close(a.grad, b.grad, f"the gradient of {name}")
+
+
+@scaled_dot_product_attention.check("dropout_p zeroes some weights and scales the rest by 1/(1−p)")
+def dropout(yours):
+    q, k, v = _inputs((8, 4), (8, 4), (8, 3))
+    _, plain = REFERENCE(q, k, v)
+    _, dropped = _attend(yours, q, k, v, dropout_p=0.5)
+    zero = dropped == 0
+    if not bool(zero.any()):
+        fail("with dropout_p=0.5 no weight became 0: apply F.dropout(weights, p=dropout_p)")
+    expect_close(
+        torch.where(zero, 2 * plain, dropped),
+        2 * plain,
+        "the weights that dropout kept",
+        "the kept weights are scaled by 1/(1 − p), as F.dropout does",
+    )
+
+
+self_attention_exercise = Exercise(
+    "self_attention",
+    4,
+    self_attention.SelfAttention,
+    "one attention head with its three projections (copies them)",
+)
+SELF_ATTENTION = self_attention.SelfAttention
+NAMES = "name the three nn.Linear(embed_dim, head_dim) layers query, key and value"
+
+
+def _forward(mine, x, mask=None):
+    with hint_if_raises(f"forward on x of shape {tuple(x.shape)} failed"):
+        result = mine(x, mask)
+    if not isinstance(result, tuple) or len(result) != 2:
+        fail(f"forward returned {type(result).__name__}; return (context, weights)")
+    return result
+
+
+@self_attention_exercise.check("query, key and value are nn.Linear(16, 8) layers", True)
+def has_the_packages_parameters(yours):
+    for bias in (False, True):
+        with hint_if_raises(f"SelfAttention(16, 8, bias={bias}) failed"):
+            module = yours(16, 8, bias=bias)
+        copy_parameters(SELF_ATTENTION(16, 8, bias=bias), module, "SelfAttention", NAMES)
+
+
+@self_attention_exercise.check("forward(x) equals the package's (float32, float64)")
+def module_equals_the_reference(yours):
+    for dtype in DTYPES:
+        mine, ref = build_pair(yours, SELF_ATTENTION, 16, 8, dtype=dtype, hint=NAMES)
+        x = torch.randn(2, 5, 16, dtype=dtype)
+        (context, weights), (ref_context, ref_weights) = _forward(mine, x), ref(x)
+        q, k = ref.query(x), ref.key(x)
+        swapped = (k @ q.transpose(-2, -1) / math.sqrt(8)).softmax(-1)
+        variants = _weight_variants(q, k) | {
+            "queries and keys are swapped: the scores are self.query(x) @ self.key(x).T": swapped
+        }
+        expect_close(weights, ref_weights, f"the weights ({dtype})", variants=variants)
+        expect_close(context, ref_context, f"the context ({dtype})", "weights @ self.value(x)")
+
+
+@self_attention_exercise.check("forward(x, mask) passes the mask on")
+def uses_the_mask(yours):
+    mine, ref = build_pair(yours, SELF_ATTENTION, 16, 8, hint=NAMES)
+    x = torch.randn(1, 4, 16)
+    mask = torch.tril(torch.ones(4, 4, dtype=torch.bool))
+    expect_close(
+        _forward(mine, x, mask)[1],
+        ref(x, mask)[1],
+        "the weights with a causal mask",
+        "give the mask to scaled_dot_product_attention",
+    )
+
+
+@self_attention_exercise.check("bias=True adds a bias to each projection")
+def with_bias(yours):
+    mine, ref = build_pair(yours, SELF_ATTENTION, 16, 8, bias=True, jitter=0.5, hint=NAMES)
+    x = torch.randn(1, 3, 16)
+    expect_close(_forward(mine, x)[0], ref(x)[0], "the context with bias=True")
+
+
+@self_attention_exercise.check("gradients of every weight equal the package's")
+def module_gradients(yours):
+    mine, ref = build_pair(yours, SELF_ATTENTION, 16, 8, dtype=torch.float64, hint=NAMES)
+    x = torch.randn(2, 5, 16, dtype=torch.float64)
+    upstream = torch.randn(2, 5, 8, dtype=torch.float64)
+    (_forward(mine, x)[0] * upstream).sum().backward()
+    (ref(x)[0] * upstream).sum().backward()
+    expect_same_gradients(mine, ref)
+
+
+EXERCISES = [scaled_dot_product_attention, self_attention_exercise]

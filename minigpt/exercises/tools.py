@@ -1,0 +1,223 @@
+"""What the chapters' checks share: compare with the reference, copy parameters, name mistakes.
+
+Every helper raises `Mismatch(hint)` when the reader's result differs. `variants` map a hint to
+the result a known mistake produces: when the reader's result equals one of them, the check
+names that mistake instead of only saying that the numbers differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .core import Mismatch, TimeLimitExceeded
+
+DTYPES = (torch.float32, torch.float64)
+TOLERANCE = {torch.float32: (1e-4, 1e-5), torch.float64: (1e-7, 1e-9)}  # (rtol, atol)
+
+
+def fail(hint: str) -> None:
+    raise Mismatch(hint)
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """A value as it reads in a hint: tensors as nested lists, rounded; other objects by type."""
+    if isinstance(value, Tensor):
+        if value.dtype.is_floating_point:
+            value = value.detach().double().round(decimals=3)
+        text = str(value.tolist())
+    elif isinstance(value, (list, str, int, float, bool, bytes, type(None))):
+        text = repr(value)
+    else:
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_close(actual: Tensor, expected: Tensor) -> bool:
+    if not isinstance(actual, Tensor) or actual.shape != expected.shape:
+        return False
+    rtol, atol = TOLERANCE.get(expected.dtype, (0.0, 0.0))
+    actual = actual.detach().to(expected.dtype)
+    return bool(torch.allclose(actual, expected.detach(), rtol=rtol, atol=atol, equal_nan=True))
+
+
+def expect_tensor(value: Any, what: str, shape: tuple[int, ...] | None = None) -> Tensor:
+    if not isinstance(value, Tensor):
+        fail(f"{what} is {short(value)}, not a torch.Tensor")
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        fail(f"{what} has shape {tuple(value.shape)}; expected {tuple(shape)}")
+    return value
+
+
+def expect_close(
+    actual: Any,
+    expected: Tensor,
+    what: str,
+    hint: str = "",
+    variants: dict[str, Tensor] | None = None,
+) -> None:
+    """`actual` equals `expected` within the dtype's tolerance, else the most specific hint."""
+    expect_tensor(actual, what)
+    if actual.shape != expected.shape:
+        for variant_hint, wrong in (variants or {}).items():
+            if is_close(actual, wrong):
+                fail(variant_hint)
+        fail(f"{what}: shape {tuple(actual.shape)}, where the package's is {tuple(expected.shape)}")
+    if actual.dtype != expected.dtype:
+        fail(
+            f"{what}: {actual.dtype}, where the package's is {expected.dtype}; compute in the "
+            "input's dtype (new tensors: dtype=x.dtype, device=x.device)"
+        )
+    if is_close(actual, expected):
+        return
+    for variant_hint, wrong in (variants or {}).items():
+        if is_close(actual, wrong):
+            fail(variant_hint)
+    finite = torch.isfinite(actual)
+    if not bool(finite.all()) and bool(torch.isfinite(expected).all()):
+        fail(f"{what}: NaN or inf, where the package's is finite" + _then(hint))
+    difference = (actual.detach().double() - expected.detach().double()).abs().max().item()
+    fail(f"{what}: up to {difference:.2g} away from the package's" + _then(hint))
+
+
+def _then(hint: str) -> str:
+    return f": {hint}" if hint else ""
+
+
+def expect_equal(actual: Any, expected: Any, what: str, hint: str = "") -> None:
+    """Exact equality of plain values (lists, ints, strings, bool tensors)."""
+    same = (
+        isinstance(actual, Tensor)
+        and isinstance(expected, Tensor)
+        and actual.shape == expected.shape
+        and actual.dtype == expected.dtype
+        and bool(torch.equal(actual, expected))
+    )
+    if not same and not isinstance(expected, Tensor):
+        same = type(actual) is type(expected) and actual == expected
+    if not same:
+        fail(f"{what} gave {short(actual, 80)}; expected {short(expected, 80)}" + _then(hint))
+
+
+def expect_raises(call: Callable[[], Any], error: type[Exception], what: str, hint: str) -> None:
+    """`call()` raises `error` (the package's choice), with `hint` when it does not."""
+    try:
+        value = call()
+    except error:
+        return
+    except (Mismatch, NotImplementedError, TimeLimitExceeded):
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise Mismatch(f"{what} raised {type(err).__name__}, not {error.__name__}: {hint}") from err
+    returned = f"returned {short(value)}" if value is not None else "raised no error"
+    fail(f"{what} {returned} instead of raising {error.__name__}: {hint}")
+
+
+def expect_some_error(call: Callable[[], Any], what: str, hint: str) -> None:
+    """`call()` raises, whatever the exception: for inputs where any clear error will do."""
+    try:
+        value = call()
+    except (Mismatch, NotImplementedError, TimeLimitExceeded):
+        raise
+    except Exception:  # noqa: BLE001
+        return
+    fail(f"{what} returned {short(value)} instead of raising an error: {hint}")
+
+
+@contextmanager
+def hint_if_raises(hint: str) -> Iterator[None]:
+    """Turn an exception from the reader's code into this hint (the exception is shown too)."""
+    try:
+        yield
+    except (Mismatch, NotImplementedError, TimeLimitExceeded):
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise Mismatch(hint) from err
+
+
+def copy_parameters(reference: nn.Module, module: nn.Module, name: str, hint: str = "") -> None:
+    """Load the reference's parameters into the reader's module by the package's names."""
+    if not isinstance(module, nn.Module):
+        fail(f"{name}(...) built {type(module).__name__}, not an nn.Module")
+    expected = dict(reference.named_parameters())
+    found = dict(module.named_parameters())
+    if expected.keys() != found.keys():
+        missing = [n for n in expected if n not in found]
+        extra = [n for n in found if n not in expected]
+        parts = []
+        if missing:
+            parts.append(f"it lacks {', '.join(missing)}")
+        if extra:
+            parts.append(f"it has {', '.join(extra)}, which the package's has not")
+        fail(
+            f"the checks copy the package's parameters into yours by name, but {'; '.join(parts)}"
+            + _then(hint)
+        )
+    for pname, value in expected.items():
+        if found[pname].shape != value.shape:
+            fail(
+                f"{pname} has shape {tuple(found[pname].shape)}; the package's has "
+                f"{tuple(value.shape)}" + _then(hint)
+            )
+    with torch.no_grad():
+        for pname, value in expected.items():
+            found[pname].copy_(value)
+
+
+def parameter_shapes(module: nn.Module) -> str:
+    return ", ".join(f"{n} {tuple(p.shape)}" for n, p in module.named_parameters()) or "none"
+
+
+def build_pair(
+    yours: type[nn.Module],
+    reference: type[nn.Module],
+    *args: Any,
+    dtype: torch.dtype = torch.float32,
+    jitter: float = 0.0,
+    hint: str = "",
+    **kwargs: Any,
+) -> tuple[nn.Module, nn.Module]:
+    """The reader's module and the package's, both in eval mode, with the same parameters.
+
+    `jitter` adds noise to the reference's parameters first, so that parameters that start at
+    1 and 0 (LayerNorm's) take part in the comparison too.
+    """
+    torch.manual_seed(0)
+    ref = reference(*args, **kwargs).to(dtype).eval()
+    if jitter:
+        with torch.no_grad():
+            for p in ref.parameters():
+                p.add_(torch.randn_like(p) * jitter)
+    with hint_if_raises(f"{yours.__name__}(...) failed to build"):
+        mine = yours(*args, **kwargs)
+    if not isinstance(mine, nn.Module):
+        fail(f"{yours.__name__}(...) built {type(mine).__name__}, not an nn.Module")
+    with hint_if_raises(f"{yours.__name__}(...).to({dtype}) failed"):
+        mine = mine.to(dtype).eval()
+    copy_parameters(ref, mine, yours.__name__, hint)
+    return mine, ref
+
+
+def expect_same_gradients(
+    mine: nn.Module, ref: nn.Module, hint: str = "", inputs: tuple[Tensor, Tensor] | None = None
+) -> None:
+    """After backward() on both, every parameter (and the input, if given) has the same grad."""
+    mine_params = dict(mine.named_parameters())
+    for pname, p in ref.named_parameters():
+        grad = mine_params[pname].grad
+        if grad is None:
+            fail(f"{pname} got no gradient: is it used in forward (and not detached)?")
+        expect_close(grad, p.grad, f"the gradient of {pname}", hint)
+    if inputs is not None:
+        mine_input, ref_input = inputs
+        if mine_input.grad is None:
+            fail("the input got no gradient: is the output detached from it?")
+        expect_close(mine_input.grad, ref_input.grad, "the gradient of the input", hint)
+
+
+def leaf(x: Tensor) -> Tensor:
+    return x.detach().clone().requires_grad_()
