@@ -348,6 +348,16 @@ def checkpoint_model_config(payload: dict[str, Any], path: str | os.PathLike[str
         ) from None
 
 
+def checkpoint_tokenizer(payload: dict[str, Any], path: str | os.PathLike[str]) -> Tokenizer:
+    """The tokenizer a checkpoint's model was trained with."""
+    try:
+        return tokenizer_from_dict(payload["tokenizer"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"checkpoint {checkpoint_path(path)} has an invalid tokenizer ({err})"
+        ) from None
+
+
 def checkpoint_train_config(payload: dict[str, Any], path: str | os.PathLike[str]) -> dict:
     """The training settings stored in a checkpoint, refusing names this version lacks."""
     saved = dict(payload.get("train_config") or {})
@@ -370,12 +380,7 @@ def load_model(
     payload = load_checkpoint(path)
     config = checkpoint_model_config(payload, path)
     check_memory(4 * config.num_parameters(), device, f"the model of {checkpoint_path(path)}")
-    try:
-        tokenizer = tokenizer_from_dict(payload["tokenizer"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(
-            f"checkpoint {checkpoint_path(path)} has an invalid tokenizer: {err}"
-        ) from None
+    tokenizer = checkpoint_tokenizer(payload, path)
     model = MiniGPT(config)
     model.load_state_dict(clean_state_dict(payload["model"]))
     return model.to(device).eval(), tokenizer

@@ -25,11 +25,11 @@ from tqdm import tqdm
 from ..data import BatchSampler, FixedBatches, TokenDataset
 from ..model import MiniGPT
 from ..sampling import MAX_SEED
-from ..tokenization import tokenizer_from_dict
 from .checkpoint import (
     RunProgress,
     check_resumable,
     check_same_model,
+    checkpoint_tokenizer,
     load_checkpoint,
     restore_random_state,
     restore_training,
@@ -130,11 +130,10 @@ class Trainer:
                 f"until the new one has saved), or choose another --out-dir"
             )
         resume = load_checkpoint(self.run_dir.checkpoint) if config.resume else None
-        if resume is not None:
-            check_resumable(resume, self.run_dir.checkpoint, config)
         tokenizer: Any = config.tokenizer
         if resume is not None:
-            tokenizer = tokenizer_from_dict(resume["tokenizer"])
+            check_resumable(resume, self.run_dir.checkpoint, config)
+            tokenizer = checkpoint_tokenizer(resume, self.run_dir.checkpoint)
         if dataset is None:
             dataset = load_once_per_machine(self.dist, config.data, tokenizer, config.val_fraction)
         elif resume is not None and dataset.tokenizer.to_dict() != resume["tokenizer"]:
