@@ -32,6 +32,7 @@ class MiniGPT(nn.Module):
         super().__init__()
         self.config = config
         self.token_embedding = TokenEmbedding(config.padded_vocab_size, config.embed_dim)
+        self.token_embedding.check_ids = False  # forward checks ids against vocab_size
         positional = (
             LearnedPositionalEmbedding
             if config.positional == "learned"
