@@ -10,21 +10,22 @@ the forward product and the two products of the backward pass: the way cuDNN's b
 picks convolution algorithms on a GPU. The ways are
 
 * `aten`: `F.linear`, PyTorch's public path (and `mm` for the backward products);
-* `aten_wx`: the same BLAS computing (W·xᵀ)ᵀ instead of x·Wᵀ (inference only);
+* `aten_wx`: the same BLAS computing (W·xᵀ)ᵀ instead of x·Wᵀ (forward products);
 * `aten_t`: x·(Wᵀ) from a transposed copy of the weight, the layout Hugging Face's GPT-2 keeps
-  (only while `decoding()`, which frees the copies when it ends);
+  (only for text generation, inside `decoding()`; the copy costs memory);
 * `onednn`: oneDNN through a private operator, `torch.ops.mkldnn._linear_pointwise`, used only
   where PyTorch has it and where it runs.
 
 A way other than `aten` is kept only when its result matches `aten`'s and it is measured at
-least 10% faster. Everywhere else (GPUs, other dtypes, inside `torch.compile`, which makes its
-own kernel choices) `Linear` is exactly `nn.Linear`. Every call of a shape uses the kernel
-chosen at its first use, so results are reproducible within a process; across processes the
-choice, and with it the last bits of the results, can differ.
+least 10% faster, by more than the Python around it costs. Everywhere else (GPUs, other
+dtypes, inside `torch.compile`, which makes its own kernel choices) `Linear` is exactly
+`nn.Linear`. Every call of a shape uses the kernel chosen at its first use, so results are
+reproducible within a process; across processes the choice, and with it the last bits of the
+results, can differ.
 
-`MINIGPT_LINEAR_KERNEL` chooses: `auto` (the default) measures; `aten` always takes the public
-path (bitwise reproducible across processes, as cuDNN's benchmark mode off); `onednn` takes
-oneDNN wherever it runs and agrees (for tests).
+`MINIGPT_LINEAR_KERNEL` (read at import; `set_kernel_mode` changes it later) chooses: `auto`
+(the default) measures; `aten` always takes the public path (bitwise reproducible across
+processes, as cuDNN's benchmark mode off); `onednn` takes oneDNN wherever it runs and agrees.
 """
 
 from __future__ import annotations
@@ -44,15 +45,32 @@ from torch.nn import functional as F
 ENV_VAR = "MINIGPT_LINEAR_KERNEL"
 MODES = ("auto", "aten", "onednn")
 MARGIN = 1.1  # another kernel is chosen only when at least 10% faster than the public path
+# ... and when it saves more than the Python around it costs (the public path calls F.linear
+# directly): tiny products, such as a small model's during generation, stay on F.linear.
+OVERHEAD_SECONDS = 20e-6
 PRODUCTS = ("forward", "grad_input", "grad_weight")
 
 
-def kernel_mode() -> str:
-    """The `MINIGPT_LINEAR_KERNEL` setting: auto, aten or onednn."""
-    value = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
-    if value not in MODES:
+def _check_mode(value: str) -> str:
+    mode = value.strip().lower() or "auto"
+    if mode not in MODES:
         raise ValueError(f"{ENV_VAR} must be one of {', '.join(MODES)}, got {value!r}")
-    return value
+    return mode
+
+
+_mode_setting = os.environ.get(ENV_VAR, "auto")  # checked at first use, not at import
+
+
+def kernel_mode() -> str:
+    """The kernel setting in force: auto, aten or onednn (`MINIGPT_LINEAR_KERNEL`)."""
+    return _check_mode(_mode_setting)
+
+
+def set_kernel_mode(mode: str | None) -> None:
+    """Change the setting in this process (None: back to `MINIGPT_LINEAR_KERNEL`'s)."""
+    global _mode_setting
+    _mode_setting = _check_mode(os.environ.get(ENV_VAR, "auto") if mode is None else mode)
+    reset()
 
 
 def onednn_available() -> bool:
@@ -103,16 +121,18 @@ KERNELS = {"aten": _aten, "aten_wx": _aten_wx, "aten_t": _aten_t, "onednn": _one
 # -- transposed weights while decoding -----------------------------------------------------
 
 _decoding_depth = 0
-_transposed_weights: dict[int, tuple[weakref.ref, int, Tensor]] = {}
+# id(weight) → (its version and address when copied, the copy of weight.T)
+_transposed_weights: dict[int, tuple[tuple[int, int], Tensor]] = {}
 
 
 @contextlib.contextmanager
 def decoding(weight_bytes: int = 0) -> Iterator[None]:
-    """Allow `aten_t` (transposed weight copies) for no-grad products inside the block.
+    """Mark no-grad products inside the block as text generation's, one row per sequence.
 
-    `weight_bytes`, the size of the model's weights, tells the measurement whether the
-    weights will stay in the CPU's cache from one generated token to the next or come from
-    memory every time; the copies are freed when the outermost block ends.
+    They may then use `aten_t`, whose transposed copy of a weight is kept until the weight
+    changes or is freed (`reset()` frees them all). `weight_bytes`, the size of the model's
+    weights, tells the measurement whether the weights stay in the CPU's cache from one
+    generated token to the next or come from memory every time.
     """
     global _decoding_depth, _cold_weights
     outer_cold = _cold_weights
@@ -123,17 +143,18 @@ def decoding(weight_bytes: int = 0) -> Iterator[None]:
     finally:
         _decoding_depth -= 1
         _cold_weights = outer_cold
-        if _decoding_depth == 0:
-            _transposed_weights.clear()
 
 
 def _transposed(weight: Tensor) -> Tensor:
-    """A contiguous copy of weight.T, made again if the weight changed in place."""
-    entry = _transposed_weights.get(id(weight))
-    if entry is not None and entry[0]() is weight and entry[1] == weight._version:
-        return entry[2]
+    """A contiguous copy of weight.T, made again when the weight changes in place."""
+    key, state = id(weight), (weight._version, weight.data_ptr())
+    entry = _transposed_weights.get(key)
+    if entry is not None and entry[0] == state:
+        return entry[1]
+    if entry is None:  # forget the copy when the weight itself goes
+        weakref.finalize(weight, _transposed_weights.pop, key, None)
     copy = weight.detach().t().contiguous()
-    _transposed_weights[id(weight)] = (weakref.ref(weight), weight._version, copy)
+    _transposed_weights[key] = (state, copy)
     return copy
 
 
@@ -197,7 +218,8 @@ def _choose(product: str, names: list[str], a: Tensor, b: Tensor, bias: Tensor |
         return "aten"
     seconds = _best_seconds([lambda n=n: KERNELS[n](product, a, b, bias) for n in working])
     fastest = min(range(len(working)), key=seconds.__getitem__)
-    return working[fastest] if seconds[fastest] * MARGIN < seconds[0] else "aten"
+    faster = seconds[fastest] * MARGIN + OVERHEAD_SECONDS < seconds[0]
+    return working[fastest] if faster else "aten"
 
 
 def _candidates(product: str, decoding: bool) -> list[str]:
@@ -219,14 +241,15 @@ class _Plan:
     forward: str | None = None
     grad_input: str | None = None
     grad_weight: str | None = None
+    public: bool = False  # F.linear for every product: nothing else eligible, or nothing won
 
-    def public_only(self, training: bool) -> bool:
-        """Whether every product this use needs was measured and `aten` won."""
+    def settle(self, training: bool) -> None:
+        """Once every product this use needs is measured and `aten` won, go public."""
         needed = PRODUCTS if training else PRODUCTS[:1]
-        return all(getattr(self, product) == "aten" for product in needed)
+        self.public = all(getattr(self, product) == "aten" for product in needed)
 
 
-# (rows, in_features, out_features, bias, threads, use) → the kernels chosen for it
+# (input shape, weight shape, bias, threads, use, eligible) → the kernels chosen for it
 _plans: dict[tuple, _Plan] = {}
 
 
@@ -239,11 +262,13 @@ def _product(plan: _Plan, product: str, a: Tensor, b: Tensor, bias: Tensor | Non
 
 
 def chosen_kernels() -> dict[tuple, dict[str, str]]:
-    """What has been chosen so far: (M, K, N, bias, threads, use) → product → kernel."""
-    return {
-        key: {p: getattr(plan, p) for p in PRODUCTS if getattr(plan, p) is not None}
-        for key, plan in _plans.items()
-    }
+    """What was measured: (input shape, weight shape, bias, threads, use) → product → kernel."""
+    chosen = {}
+    for key, plan in _plans.items():
+        names = {p: getattr(plan, p) for p in PRODUCTS if getattr(plan, p) is not None}
+        if names:
+            chosen[(tuple(key[0]), tuple(key[1]), *key[2:5])] = names
+    return chosen
 
 
 def reset() -> None:
@@ -277,38 +302,40 @@ class _LinearFunction(torch.autograd.Function):
             grad_weight = _product(ctx.plan, "grad_weight", grad, flat, None)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad.sum(0)
+        ctx.plan.settle(training=True)
         return grad_x, grad_weight, grad_bias, None
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """`F.linear(x, weight, bias)`, by the kernel measured fastest for the shape."""
-    if (
-        torch.compiler.is_compiling()
-        or x.device.type != "cpu"
-        or x.dtype != torch.float32
-        or weight.dtype != torch.float32
-        or x.dim() < 2
-        or not (x.is_contiguous() and weight.is_contiguous())
-        or kernel_mode() == "aten"
-    ):
+    if not x.is_cpu or x.dtype != torch.float32 or torch.compiler.is_compiling():
         return F.linear(x, weight, bias)
     needs_grad = torch.is_grad_enabled() and (
         x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
     )
-    rows, (out_features, in_features) = x.numel() // x.shape[-1], weight.shape
     use = "train" if needs_grad else "infer"
     if _decoding_depth and not needs_grad:
         use = "decode, weights from memory" if _cold_weights else "decode"
-    key = (rows, in_features, out_features, bias is not None, torch.get_num_threads(), use)
+    key = (
+        x.shape,
+        weight.shape,
+        bias is not None,
+        torch.get_num_threads(),
+        use,
+        x.is_contiguous() and weight.is_contiguous() and weight.dtype == torch.float32,
+    )
     plan = _plans.get(key)
     if plan is None:
-        plan = _plans[key] = _Plan(decoding=use.startswith("decode"))
-    elif plan.public_only(needs_grad):
-        return F.linear(x, weight, bias)  # nothing to gain: PyTorch's own path and autograd
+        eligible = key[5] and x.dim() >= 2 and kernel_mode() != "aten"
+        plan = _plans[key] = _Plan(decoding=use.startswith("decode"), public=not eligible)
+    if plan.public:  # the common case once measured: PyTorch's own path and autograd
+        return F.linear(x, weight, bias)
     if needs_grad:
         return _LinearFunction.apply(x, weight, bias, plan)
-    flat = x.reshape(rows, in_features)
-    return _product(plan, "forward", flat, weight, bias).view(*x.shape[:-1], out_features)
+    flat = x.reshape(-1, x.shape[-1])
+    out = _product(plan, "forward", flat, weight, bias)
+    plan.settle(training=False)
+    return out.view(*x.shape[:-1], weight.shape[0])
 
 
 class Linear(nn.Linear):

@@ -17,7 +17,7 @@ needs_onednn = pytest.mark.skipif(
 def fresh_choices():
     linear_kernels.reset()
     yield
-    linear_kernels.reset()
+    linear_kernels.set_kernel_mode(None)  # back to the environment's setting, choices forgotten
 
 
 def linear_pair(bias: bool, dtype=torch.float32) -> tuple[Linear, nn.Linear]:
@@ -37,7 +37,7 @@ def check_against_nn_linear(bias: bool, dtype=torch.float32) -> None:
 @pytest.mark.parametrize("mode", ["aten", "auto", pytest.param("onednn", marks=needs_onednn)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_every_mode_equals_nn_linear_with_gradients(monkeypatch, mode, bias):
-    monkeypatch.setenv(ENV_VAR, mode)
+    linear_kernels.set_kernel_mode(mode)
     check_against_nn_linear(bias)
     if mode == "aten":
         assert chosen_kernels() == {}  # the public path, nothing measured
@@ -75,7 +75,7 @@ def test_every_kernel_computes_the_same_products(rows, bias):
 
 @needs_onednn
 def test_forced_onednn_runs_the_private_operator(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "onednn")
+    linear_kernels.set_kernel_mode("onednn")
     calls = []
     original = linear_kernels._onednn
 
@@ -91,18 +91,18 @@ def test_forced_onednn_runs_the_private_operator(monkeypatch):
 
 @needs_onednn
 def test_inference_measures_only_the_forward_product(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "onednn")
+    linear_kernels.set_kernel_mode("onednn")
     ours, reference = linear_pair(bias=True)
     x = torch.randn(2, 3, 24)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), reference(x))
     assert chosen_kernels() == {
-        (6, 24, 40, True, torch.get_num_threads(), "infer"): {"forward": "onednn"}
+        ((2, 3, 24), (40, 24), True, torch.get_num_threads(), "infer"): {"forward": "onednn"}
     }
 
 
 def test_float64_and_non_contiguous_inputs_take_the_public_path(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "onednn")
+    linear_kernels.set_kernel_mode("onednn")
     check_against_nn_linear(bias=True, dtype=torch.float64)
     ours, reference = linear_pair(bias=True)
     x = torch.randn(24, 5).t()  # (5, 24), not contiguous
@@ -111,7 +111,7 @@ def test_float64_and_non_contiguous_inputs_take_the_public_path(monkeypatch):
 
 
 def test_missing_operator_is_never_chosen(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "onednn")
+    linear_kernels.set_kernel_mode("onednn")
     monkeypatch.setattr(linear_kernels, "onednn_available", lambda: False)
     check_against_nn_linear(bias=True)
     (plan,) = chosen_kernels().values()
@@ -120,7 +120,7 @@ def test_missing_operator_is_never_chosen(monkeypatch):
 
 @pytest.mark.parametrize("mode", ["auto", "onednn"])
 def test_a_failing_operator_falls_back_and_is_not_chosen(monkeypatch, mode):
-    monkeypatch.setenv(ENV_VAR, mode)
+    linear_kernels.set_kernel_mode(mode)
     monkeypatch.setattr(linear_kernels, "onednn_available", lambda: True)
 
     def broken(product, a, b, bias):
@@ -133,7 +133,7 @@ def test_a_failing_operator_falls_back_and_is_not_chosen(monkeypatch, mode):
 
 
 def test_a_kernel_with_wrong_numbers_is_never_chosen(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "onednn")  # even when forced
+    linear_kernels.set_kernel_mode("onednn")  # even when forced
     monkeypatch.setattr(linear_kernels, "onednn_available", lambda: True)
     monkeypatch.setitem(
         linear_kernels.KERNELS,
@@ -146,7 +146,7 @@ def test_a_kernel_with_wrong_numbers_is_never_chosen(monkeypatch):
 
 
 def test_auto_keeps_the_public_path_unless_another_is_clearly_faster(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "auto")
+    linear_kernels.set_kernel_mode("auto")
     monkeypatch.setattr(linear_kernels, "_candidates", lambda product, decoding: ["aten", "onednn"])
     monkeypatch.setitem(linear_kernels.KERNELS, "onednn", linear_kernels._aten)  # right numbers
     # (aten, oneDNN) seconds for the forward product, then the two backward products.
@@ -159,7 +159,7 @@ def test_auto_keeps_the_public_path_unless_another_is_clearly_faster(monkeypatch
 
 
 def test_once_the_public_path_won_everywhere_it_is_plain_nn_linear(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "auto")
+    linear_kernels.set_kernel_mode("auto")
     monkeypatch.setattr(linear_kernels, "_candidates", lambda product, decoding: ["aten"])
     ours, _ = linear_pair(bias=True)
     x = torch.randn(4, 24, requires_grad=True)
@@ -168,8 +168,9 @@ def test_once_the_public_path_won_everywhere_it_is_plain_nn_linear(monkeypatch):
     assert type(ours(x).grad_fn).__name__ == "AddmmBackward0"  # PyTorch's own autograd
 
 
-def test_decoding_may_use_a_transposed_copy_and_frees_it(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "auto")
+def test_decoding_may_use_a_transposed_copy_kept_while_the_weight_lives(monkeypatch):
+    linear_kernels.set_kernel_mode("auto")
+    monkeypatch.setattr(linear_kernels, "onednn_available", lambda: False)
     ours, reference = linear_pair(bias=True)
     x = torch.randn(1, 1, 24)
     monkeypatch.setattr(
@@ -177,23 +178,25 @@ def test_decoding_may_use_a_transposed_copy_and_frees_it(monkeypatch):
     )  # the last candidate, aten_t while decoding, is twice as fast
     with torch.no_grad():
         with linear_kernels.decoding(weight_bytes=1):
-            monkeypatch.setattr(linear_kernels, "onednn_available", lambda: False)
             torch.testing.assert_close(ours(x), reference(x))
-            assert linear_kernels._transposed_weights  # the copy in use
+        ((_, copy),) = linear_kernels._transposed_weights.values()
+        assert torch.equal(copy, ours.weight.t())  # kept for the next generation
+        with linear_kernels.decoding(weight_bytes=1):
             ours.weight.mul_(2.0)  # an in-place change makes a fresh copy
             reference.weight.mul_(2.0)
             torch.testing.assert_close(ours(x), reference(x))
-        assert not linear_kernels._transposed_weights
         torch.testing.assert_close(ours(x), reference(x))  # outside: no aten_t
     threads = torch.get_num_threads()
     assert chosen_kernels() == {
-        (1, 24, 40, True, threads, "decode"): {"forward": "aten_t"},
-        (1, 24, 40, True, threads, "infer"): {"forward": "aten_wx"},
+        ((1, 1, 24), (40, 24), True, threads, "decode"): {"forward": "aten_t"},
+        ((1, 1, 24), (40, 24), True, threads, "infer"): {"forward": "aten_wx"},
     }
+    del ours
+    assert not linear_kernels._transposed_weights  # freed with its weight
 
 
 def test_decoding_a_model_larger_than_the_cache_measures_it_cold(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "auto")
+    linear_kernels.set_kernel_mode("auto")
     evictions = []
     monkeypatch.setattr(linear_kernels, "_evict_caches", lambda: evictions.append(1))
     ours, _ = linear_pair(bias=False)
@@ -203,11 +206,13 @@ def test_decoding_a_model_larger_than_the_cache_measures_it_cold(monkeypatch):
     assert use == "decode, weights from memory" and evictions
 
 
-def test_a_bad_setting_is_refused():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ENV_VAR, "mkl")
-        with pytest.raises(ValueError, match=f"^{ENV_VAR} must be one of auto, aten, onednn"):
-            Linear(4, 4)(torch.randn(2, 4))
+def test_a_bad_setting_is_refused(monkeypatch):
+    message = f"^{ENV_VAR} must be one of auto, aten, onednn, got 'mkl'$"
+    with pytest.raises(ValueError, match=message):
+        linear_kernels.set_kernel_mode("mkl")
+    monkeypatch.setattr(linear_kernels, "_mode_setting", "mkl")  # as read from the environment
+    with pytest.raises(ValueError, match=message):
+        Linear(4, 4)(torch.randn(2, 4))
 
 
 @pytest.mark.parametrize("mode", ["auto", pytest.param("onednn", marks=needs_onednn)])
@@ -224,8 +229,8 @@ def test_model_numbers_match_the_public_path(monkeypatch, mode):
         loss.backward()
         return [logits, loss] + [p.grad.clone() for p in model.parameters()]
 
-    monkeypatch.setenv(ENV_VAR, "aten")
+    linear_kernels.set_kernel_mode("aten")
     expected = run()
-    monkeypatch.setenv(ENV_VAR, mode)
+    linear_kernels.set_kernel_mode(mode)
     for got, want in zip(run(), expected):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
