@@ -70,19 +70,20 @@ class Size:
     num_layers: int
     batch_size: int
     dropout: float = 0.0
+    steps: int = 10  # per timed chunk, unless --steps says otherwise: a few seconds each
 
 
 SIZES = {
     # The shakespeare-char-cpu preset's model ("baby GPT") at batch 12.
-    "baby": Size(65, 64, 128, 4, 4, batch_size=12),
+    "baby": Size(65, 64, 128, 4, 4, batch_size=12, steps=20),
     # nanoGPT's character-level Shakespeare model at a CPU-sized batch.
-    "small": Size(65, 256, 384, 6, 6, batch_size=8),
+    "small": Size(65, 256, 384, 6, 6, batch_size=8, steps=3),
     # nanoGPT's character-level Shakespeare baseline, for a GPU.
     "shakespeare-char": Size(65, 256, 384, 6, 6, batch_size=64, dropout=0.2),
     # GPT-2 small at nanoGPT's padded vocabulary.
     "gpt2-124m": Size(50304, 1024, 768, 12, 12, batch_size=16),
     # Small enough to keep the script tested in CI.
-    "tiny": Size(256, 64, 64, 4, 2, batch_size=4),
+    "tiny": Size(256, 64, 64, 4, 2, batch_size=4, steps=3),
 }
 DEFAULT_SIZES = {"cpu": ["baby", "small"], "cuda": ["shakespeare-char", "gpt2-124m"]}
 
@@ -362,7 +363,7 @@ def main(argv: list[str] | None = None) -> dict:
         help="comma-separated subset of " + ", ".join(IMPLEMENTATIONS),
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--steps", type=int, default=10, help="steps per timed chunk")
+    parser.add_argument("--steps", type=int, help="steps per timed chunk (default: by size)")
     parser.add_argument("--rounds", type=int, default=5, help="timed chunks per implementation")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
@@ -395,19 +396,20 @@ def main(argv: list[str] | None = None) -> dict:
     results = []
     for size_name in args.size or DEFAULT_SIZES.get(device.type, ["tiny"]):
         size = SIZES[size_name]
+        steps = args.steps or size.steps
         runs = benchmark_size(
             size,
             names,
             device,
-            args.steps,
+            steps,
             args.warmup,
             args.rounds,
             compile_model,
             args.fused_adamw,
         )
-        results.append(
-            {"size": size_name, **asdict(size), "runs": runs, "minigpt_speedup": speedups(runs)}
-        )
+        result = {"size": size_name, **asdict(size), "runs": runs}
+        result["steps"] = steps  # per timed chunk
+        results.append(result | {"minigpt_speedup": speedups(runs)})
     report = {
         "benchmark": "train_throughput",
         "command": "python benchmarks/train_throughput.py " + " ".join(argv or sys.argv[1:]),
@@ -419,7 +421,6 @@ def main(argv: list[str] | None = None) -> dict:
         "precision": "bf16 autocast" if device.type == "cuda" else "fp32",
         "compile": compile_model,
         "fused_adamw": args.fused_adamw,
-        "steps": args.steps,
         "rounds": args.rounds,
         "load_average": {"before": load_before, "after": load_average()},
         "results": results,
