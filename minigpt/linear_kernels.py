@@ -182,7 +182,7 @@ def _evict_caches() -> None:
     _eviction_buffer[0].fill_(0.0)
 
 
-def _best_seconds(runs: list, repeats: int = 3) -> list[float]:
+def _best_seconds(runs: list, repeats: int = 5) -> list[float]:
     """The best of `repeats` timings of each run, taking turns so that load hits all alike."""
     best = [float("inf")] * len(runs)
     for _ in range(repeats):
