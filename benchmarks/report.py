@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,3 +17,8 @@ def emit(result: dict[str, Any], out: Path | None) -> None:
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
+
+
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15-minute load averages: how busy it was while measuring."""
+    return [round(load, 2) for load in os.getloadavg()]

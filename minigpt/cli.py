@@ -74,6 +74,31 @@ METAVARS = {
 }
 
 
+# PyTorch CPU threads per command when --threads is not given (None: PyTorch's default, one
+# per core), chosen from benchmarks/cli_threads.py (results in benchmarks/results/).
+DEFAULT_THREADS: dict[str, int | None] = {"train": None, "sample": None}
+
+
+def _add_threads_flag(parser: argparse.ArgumentParser, command: str) -> None:
+    default = DEFAULT_THREADS[command]
+    parser.add_argument(
+        "--threads",
+        type=_parse_as(int, low=1),
+        default=default,
+        metavar="N",
+        help="CPU threads for PyTorch (default: "
+        + ("one per core" if default is None else str(default))
+        + "; on a machine other programs keep busy, 1 is often fastest)",
+    )
+
+
+def _set_threads(args: argparse.Namespace) -> None:
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line: no usage dump."""
 
@@ -198,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a TOML file of settings (overrides the preset)",
     )
     _add_config_flags(train)
+    _add_threads_flag(train, "train")
     train.set_defaults(handler=_train)
 
     sample = commands.add_parser(
@@ -251,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
     sample.add_argument("--num-samples", type=_parse_as(int, low=1), default=1, metavar="N")
+    _add_threads_flag(sample, "sample")
     sample.add_argument(
         "--out",
         default=None,
@@ -339,6 +366,7 @@ def _train(args: argparse.Namespace) -> int:
     from .training import CHECKPOINT_NAME, load_checkpoint, make_config, train
     from .training.checkpoint import checkpoint_train_config
 
+    _set_threads(args)
     overrides = {f.name: getattr(args, f.name) for f in _config_fields() if hasattr(args, f.name)}
     config = make_config(args.preset, args.config_file, overrides)
     if config.resume:  # continue with the checkpoint's settings, changed only where asked
@@ -389,6 +417,7 @@ def _sample(args: argparse.Namespace) -> int:
     if args.seed is not None:
         check_seed(args.seed)
         check_seed(args.seed + args.num_samples - 1)  # sample i uses seed + i
+    _set_threads(args)
     model, tokenizer = load_model(args.checkpoint, args.device)
     if args.prompt:
         tokenizer.encode(args.prompt)  # a character the tokenizer lacks fails before printing

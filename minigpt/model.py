@@ -13,6 +13,7 @@ from torch.nn import functional as F
 from . import gpt2
 from .config import MiniGPTConfig
 from .layer_norm import LayerNorm
+from .linear_kernels import Linear, decoding
 from .multi_head_attention import KVCache
 from .positional_embeddings import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding
 from .sampling import check_sampling_options, sample_next_token
@@ -32,6 +33,7 @@ class MiniGPT(nn.Module):
         super().__init__()
         self.config = config
         self.token_embedding = TokenEmbedding(config.padded_vocab_size, config.embed_dim)
+        self.token_embedding.check_ids = False  # forward checks ids against vocab_size
         positional = (
             LearnedPositionalEmbedding
             if config.positional == "learned"
@@ -41,7 +43,7 @@ class MiniGPT(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.num_layers))
         self.final_norm = LayerNorm(config.embed_dim, eps=config.layer_norm_eps, bias=config.bias)
-        self.output = nn.Linear(config.embed_dim, config.padded_vocab_size, bias=False)
+        self.output = Linear(config.embed_dim, config.padded_vocab_size, bias=False)
         if config.tie_weights:  # the output layer reuses the token embedding matrix
             self.output.weight = self.token_embedding.weight
         self.apply(self._init_weights)
@@ -178,24 +180,27 @@ class MiniGPT(nn.Module):
         block_size, context = self.config.block_size, ids
         caches = None
         finished = torch.zeros(ids.shape[0], 1, dtype=torch.bool, device=ids.device)
+        weight_bytes = sum(p.numel() * p.element_size() for p in self.parameters())
         try:
-            for _ in range(max_new_tokens):
-                if use_cache and context.shape[1] <= block_size:
-                    if caches is None:  # first step: run the whole prompt, fill the cache
-                        caches = self.new_kv_caches(ids.shape[0])
-                        logits, _ = self(context, kv_caches=caches)
-                    else:  # later steps: only the newest token
-                        logits, _ = self(context[:, -1:], kv_caches=caches)
-                else:
-                    logits, _ = self(context[:, -block_size:])
-                next_id = sample_next_token(logits[:, -1, :], temperature, top_k, top_p, generator)
-                if eot_token is not None:
-                    next_id = next_id.masked_fill(finished, eot_token)
-                    finished |= next_id == eot_token
-                context = torch.cat([context, next_id], dim=1)
-                yield next_id
-                if eot_token is not None and bool(finished.all()):
-                    break
+            with decoding(weight_bytes):  # lets Linear pick kernels for one row per sequence
+                for _ in range(max_new_tokens):
+                    if use_cache and context.shape[1] <= block_size:
+                        if caches is None:  # first step: run the whole prompt, fill the cache
+                            caches = self.new_kv_caches(ids.shape[0])
+                            logits, _ = self(context, kv_caches=caches)
+                        else:  # later steps: only the newest token
+                            logits, _ = self(context[:, -1:], kv_caches=caches)
+                    else:
+                        logits, _ = self(context[:, -block_size:])
+                    last = logits[:, -1, :]
+                    next_id = sample_next_token(last, temperature, top_k, top_p, generator)
+                    if eot_token is not None:
+                        next_id = next_id.masked_fill(finished, eot_token)
+                        finished |= next_id == eot_token
+                    context = torch.cat([context, next_id], dim=1)
+                    yield next_id
+                    if eot_token is not None and bool(finished.all()):
+                        break
         finally:
             self.train(was_training)
         # --8<-- [end:stream]

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .linear_kernels import Linear
 from .self_attention import scaled_dot_product_attention
 
 
@@ -79,8 +80,9 @@ class MultiHeadAttention(nn.Module):
         self.head_dim = embed_dim // num_heads
         self.dropout = dropout
         self.fused = fused
-        self.qkv = nn.Linear(embed_dim, 3 * embed_dim, bias=bias)
-        self.output = nn.Linear(embed_dim, embed_dim, bias=bias)
+        # Linear is nn.Linear with a measured choice of CPU kernel (minigpt/linear_kernels.py).
+        self.qkv = Linear(embed_dim, 3 * embed_dim, bias=bias)
+        self.output = Linear(embed_dim, embed_dim, bias=bias)
         self.output_dropout = nn.Dropout(dropout)
         self.register_buffer("mask", causal_mask(block_size), persistent=False)
         self.record_weights = False  # set True to keep the last attention weights
@@ -114,6 +116,8 @@ class MultiHeadAttention(nn.Module):
         if self.fused and not self.record_weights:
             if past == 0:  # the common case: a causal square, the fastest kernels apply
                 return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+            if seq_len == 1:  # one new token may see every cached key: nothing to mask
+                return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
             mask = self.mask[past : past + seq_len, :total]
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         mask = self.mask[past : past + seq_len, :total]

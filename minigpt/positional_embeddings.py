@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 
 # --8<-- [start:learned]
@@ -15,7 +16,7 @@ class LearnedPositionalEmbedding(nn.Module):
         self.weight = nn.Parameter(torch.randn(block_size, embed_dim) * 0.02)
 
     def forward(self, positions: Tensor) -> Tensor:
-        return self.weight[positions]  # (seq_len, embed_dim)
+        return F.embedding(positions, self.weight)  # (seq_len, embed_dim): row per position
         # --8<-- [end:learned]
 
 

@@ -44,10 +44,14 @@ class TokenEmbedding(nn.Module):
     def __init__(self, vocab_size: int, embed_dim: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(vocab_size, embed_dim) * 0.02)
+        self.check_ids = True  # MiniGPT checks its input itself and turns this off
 
     def forward(self, ids: Tensor) -> Tensor:
-        check_token_ids(ids, self.weight.shape[0])
-        return F.embedding(ids, self.weight)  # (..., embed_dim): row ids[i] for each id
+        if self.check_ids:
+            check_token_ids(ids, self.weight.shape[0])
+        # weight[ids], one row per id, through the kernel made for lookups: its backward adds
+        # each upstream gradient into its token's row in a fixed order (see chapter 2).
+        return F.embedding(ids, self.weight)  # (..., embed_dim)
         # --8<-- [end:token_embedding]
 
 

@@ -199,6 +199,7 @@ def test_ctrl_c_during_training_says_how_to_resume(monkeypatch, capsys, tmp_path
         (["sample", "--checkpoint", "x", "--top-p", "2"], ["top_p must be in (0, 1]"]),
         (["sample", "--checkpoint", "x", "--max-new-tokens", "-1"], ["must be at least 0, got -1"]),
         (["sample", "--checkpoint", "x", "--num-samples", "two"], ["expected a whole number"]),
+        (["train", "--threads", "0"], ["--threads", "must be at least 1, got 0"]),
         (["frobnicate"], ["invalid choice: 'frobnicate'"]),
     ],
 )
@@ -245,6 +246,17 @@ def test_sample_streams_seeded_reproducible_text(run_dir, capsys, tmp_path):
     assert written.startswith(f"# MiniGPT samples from {run_dir / 'ckpt.pt'} (step 4)")
     assert "=== sample 1 · seed 5 · temperature 0.8 · prompt 'All:' ===\n" + first in written
     assert "=== sample 2 · seed 6" in written
+
+
+def test_threads_flag_sets_pytorchs_cpu_threads(run_dir, capsys):
+    import torch
+
+    arguments = ["sample", "--checkpoint", str(run_dir), "--max-new-tokens", "2"]
+    assert main([*arguments, "--device", "cpu", "--threads", "2"]) == 0
+    assert torch.get_num_threads() == 2  # the one_thread fixture restores it afterwards
+    capsys.readouterr()
+    assert main(["sample", "--help"]) == 0
+    assert "--threads N" in capsys.readouterr().out
 
 
 def test_sample_errors(run_dir, tmp_path, capsys):

@@ -86,6 +86,40 @@ def test_explicit_and_fused_attention_models_agree(model):
     torch.testing.assert_close(explicit(ids)[0], model(ids)[0], atol=1e-5, rtol=1e-5)
 
 
+def test_fused_kernels_match_the_model_written_with_the_taught_steps(monkeypatch):
+    """Logits, loss and every gradient agree within 1e-5 with a MiniGPT whose LayerNorms run
+    chapter 8's explicit steps, whose embeddings index their tables (chapter 2), whose
+    attention is chapter 4's explicit function and whose linear layers are plain F.linear."""
+    from minigpt import linear_kernels
+    from minigpt.layer_norm import LayerNorm, layer_norm
+    from minigpt.positional_embeddings import LearnedPositionalEmbedding
+    from minigpt.token_embeddings import TokenEmbedding
+
+    torch.manual_seed(0)
+    fast = MiniGPT(tiny_config(vocab_multiple=48))  # padded: 64 → 96 rows
+    ids, targets = torch.randint(0, 64, (2, 3, 16))
+
+    def loss_and_gradients(model):
+        model.zero_grad()
+        logits, loss = model(ids, targets)
+        loss.backward()
+        return [logits, loss] + [p.grad for p in model.parameters()]
+
+    expected = loss_and_gradients(fast)
+    taught = MiniGPT(tiny_config(vocab_multiple=48, fused_attention=False))
+    taught.load_state_dict(fast.state_dict())
+    monkeypatch.setattr(LayerNorm, "forward", lambda m, x: layer_norm(x, m.weight, m.bias, m.eps))
+    monkeypatch.setattr(TokenEmbedding, "forward", lambda m, ids: m.weight[ids])
+    monkeypatch.setattr(LearnedPositionalEmbedding, "forward", lambda m, pos: m.weight[pos])
+    linear_kernels.set_kernel_mode("aten")
+    try:
+        got = loss_and_gradients(taught)
+    finally:
+        linear_kernels.set_kernel_mode(None)
+    for ours, reference in zip(expected, got, strict=True):
+        torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-5)
+
+
 def test_no_future_leakage_through_the_whole_model(model):
     ids = torch.randint(0, 64, (1, 16))
     logits = model(ids)[0]

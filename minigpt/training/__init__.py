@@ -10,8 +10,9 @@
   steps, logs to `out_dir/metrics.jsonl` and writes a summary `out_dir/run.json` (`loop`);
 - saves `out_dir/ckpt.pt` atomically at every evaluation, at the end and on Ctrl-C, and
   resumes from it exactly: weights, optimizer, step and every random state (`checkpoint`);
-- runs on CUDA (bf16 autocast, TF32, fused AdamW, optional `torch.compile`), Apple MPS or the
-  CPU (`device`), and on several GPUs or machines when started with `torchrun` (`distributed`).
+- runs on CUDA (bf16 autocast, TF32, optional `torch.compile`), Apple MPS or the CPU
+  (`device`), with fused AdamW on CUDA and the CPU, and on several GPUs or machines when
+  started with `torchrun` (`distributed`).
 
 The modules, in the order a run uses them: `config` (TrainConfig, presets, TOML), `device`,
 `optim`, `checkpoint`, `run_dir` (the files in `--out-dir`), `distributed`, `interrupts`,

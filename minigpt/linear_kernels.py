@@ -1,0 +1,345 @@
+"""A measured choice of matrix-multiply kernel for linear layers on a CPU.
+
+PyTorch computes `nn.Linear` on a CPU with its BLAS (MKL in the official x86 builds). How fast
+that is depends on the CPU and the shape: oneDNN, the other matrix library inside PyTorch, is
+faster on some CPUs (MKL's code for AMD processors does not use AVX-512, for one), and for the
+single rows of text generation the same BLAS runs at different speeds depending on how the
+product is arranged. `Linear` is an `nn.Linear` that, on a CPU in float32, times the ways of
+computing each product the first time it meets a shape and keeps the fastest, separately for
+the forward product and the two products of the backward pass: the way cuDNN's benchmark mode
+picks convolution algorithms on a GPU. The ways are
+
+* `aten`: `F.linear`, PyTorch's public path (and `mm` for the backward products);
+* `aten_wx`: the same BLAS computing (W·xᵀ)ᵀ instead of x·Wᵀ (forward products);
+* `aten_t`: x·(Wᵀ) from a transposed copy of the weight, the layout Hugging Face's GPT-2 keeps
+  (only for text generation, inside `decoding()`; the copy costs memory);
+* `onednn`: oneDNN through a private operator, `torch.ops.mkldnn._linear_pointwise`, used only
+  where PyTorch has it and where it runs.
+
+A way other than `aten` is kept only when its result matches `aten`'s and it is measured at
+least 10% faster, by more than the Python around it costs. Everywhere else (GPUs, other
+dtypes, inside `torch.compile`, which makes its own kernel choices) `Linear` is exactly
+`nn.Linear`. Every call of a shape uses the kernel chosen at its first use, so results are
+reproducible within a process; across processes the choice, and with it the last bits of the
+results, can differ.
+
+`MINIGPT_LINEAR_KERNEL` (read at import; `set_kernel_mode` changes it later) chooses: `auto`
+(the default) measures; `aten` always takes the public path (bitwise reproducible across
+processes, as cuDNN's benchmark mode off); `onednn` takes oneDNN wherever it runs and agrees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+ENV_VAR = "MINIGPT_LINEAR_KERNEL"
+MODES = ("auto", "aten", "onednn")
+MARGIN = 1.1  # another kernel is chosen only when at least 10% faster than the public path
+# ... and when it saves more than the Python around it costs (the public path calls F.linear
+# directly): tiny products, such as a small model's during generation, stay on F.linear.
+OVERHEAD_SECONDS = 20e-6
+PRODUCTS = ("forward", "grad_input", "grad_weight")
+
+
+def _check_mode(value: str) -> str:
+    mode = value.strip().lower() or "auto"
+    if mode not in MODES:
+        raise ValueError(f"{ENV_VAR} must be one of {', '.join(MODES)}, got {value!r}")
+    return mode
+
+
+_mode_setting = os.environ.get(ENV_VAR, "auto")  # checked at first use, not at import
+
+
+def kernel_mode() -> str:
+    """The kernel setting in force: auto, aten or onednn (`MINIGPT_LINEAR_KERNEL`)."""
+    return _check_mode(_mode_setting)
+
+
+def set_kernel_mode(mode: str | None) -> None:
+    """Change the setting in this process (None: back to `MINIGPT_LINEAR_KERNEL`'s)."""
+    global _mode_setting
+    _mode_setting = _check_mode(os.environ.get(ENV_VAR, "auto") if mode is None else mode)
+    reset()
+
+
+def onednn_available() -> bool:
+    """Whether this PyTorch has oneDNN's linear operator and may use it."""
+    return (
+        torch.backends.mkldnn.is_available()
+        and torch.backends.mkldnn.enabled
+        and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    )
+
+
+# -- the kernels ---------------------------------------------------------------------------
+# forward:     a = input (M, K), b = weight (N, K)  →  a @ b.T + bias      (M, N)
+# grad_input:  a = grad (M, N),  b = weight (N, K)  →  a @ b               (M, K)
+# grad_weight: a = grad (M, N),  b = input (M, K)   →  a.T @ b             (N, K)
+
+
+def _aten(product: str, a: Tensor, b: Tensor, bias: Tensor | None) -> Tensor:
+    if product == "forward":
+        return F.linear(a, b, bias)
+    if product == "grad_input":
+        return a.mm(b)
+    return a.t().mm(b)
+
+
+def _aten_wx(product: str, a: Tensor, b: Tensor, bias: Tensor | None) -> Tensor:
+    out = b.mm(a.t()) if bias is None else torch.addmm(bias.unsqueeze(1), b, a.t())
+    return out.t().contiguous()
+
+
+def _aten_t(product: str, a: Tensor, b: Tensor, bias: Tensor | None) -> Tensor:
+    weight_t = _transposed(b)
+    return a.mm(weight_t) if bias is None else torch.addmm(bias, a, weight_t)
+
+
+def _onednn(product: str, a: Tensor, b: Tensor, bias: Tensor | None) -> Tensor:
+    linear = torch.ops.mkldnn._linear_pointwise  # computes input @ weight.T + bias
+    if product == "forward":
+        return linear(a, b, bias, "none", [], "")
+    if product == "grad_input":
+        return linear(a, b.t(), None, "none", [], "")
+    return linear(a.t(), b.t(), None, "none", [], "")
+
+
+KERNELS = {"aten": _aten, "aten_wx": _aten_wx, "aten_t": _aten_t, "onednn": _onednn}
+
+
+# -- transposed weights while decoding -----------------------------------------------------
+
+_decoding_depth = 0
+# id(weight) → (its version and address when copied, the copy of weight.T)
+_transposed_weights: dict[int, tuple[tuple[int, int], Tensor]] = {}
+
+
+@contextlib.contextmanager
+def decoding(weight_bytes: int = 0) -> Iterator[None]:
+    """Mark no-grad products inside the block as text generation's, one row per sequence.
+
+    They may then use `aten_t`, whose transposed copy of a weight is kept until the weight
+    changes or is freed (`reset()` frees them all). `weight_bytes`, the size of the model's
+    weights, tells the measurement whether the weights stay in the CPU's cache from one
+    generated token to the next or come from memory every time.
+    """
+    global _decoding_depth, _cold_weights
+    outer_cold = _cold_weights
+    _decoding_depth += 1
+    _cold_weights = weight_bytes > _last_level_cache_bytes()
+    try:
+        yield
+    finally:
+        _decoding_depth -= 1
+        _cold_weights = outer_cold
+
+
+def _transposed(weight: Tensor) -> Tensor:
+    """A contiguous copy of weight.T, made again when the weight changes in place."""
+    key, state = id(weight), (weight._version, weight.data_ptr())
+    entry = _transposed_weights.get(key)
+    if entry is not None and entry[0] == state:
+        return entry[1]
+    if entry is None:  # forget the copy when the weight itself goes
+        weakref.finalize(weight, _transposed_weights.pop, key, None)
+    copy = weight.detach().t().contiguous()
+    _transposed_weights[key] = (state, copy)
+    return copy
+
+
+def _last_level_cache_bytes() -> int:
+    """The largest CPU cache, from Linux's sysfs; 32 MiB where it cannot be read."""
+    sizes = []
+    for path in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        with contextlib.suppress(OSError, ValueError):
+            text = path.read_text().strip().upper()
+            scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+            sizes.append(int(text.rstrip("KMG")) * scale)
+    return max(sizes, default=32 * 2**20)
+
+
+# -- measuring -----------------------------------------------------------------------------
+
+_cold_weights = False  # measure with the weight evicted from the cache first (decoding)
+_eviction_buffer: list[Tensor] = []
+
+
+def _evict_caches() -> None:
+    """Write a buffer twice the size of the last-level cache, pushing the weights out."""
+    if not _eviction_buffer:
+        _eviction_buffer.append(torch.empty(2 * _last_level_cache_bytes() // 4))
+    _eviction_buffer[0].fill_(0.0)
+
+
+def _best_seconds(runs: list, repeats: int = 5) -> list[float]:
+    """The best of `repeats` timings of each run, taking turns so that load hits all alike."""
+    best = [float("inf")] * len(runs)
+    for _ in range(repeats):
+        for i, run in enumerate(runs):
+            if _cold_weights:
+                _evict_caches()
+            start = time.perf_counter()
+            run()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def _agrees(result: Tensor, expected: Tensor) -> bool:
+    scale = max(float(expected.abs().max()) if expected.numel() else 0.0, 1.0)
+    return result.shape == expected.shape and torch.allclose(
+        result, expected, rtol=1e-4, atol=1e-5 * scale
+    )
+
+
+def _choose(product: str, names: list[str], a: Tensor, b: Tensor, bias: Tensor | None) -> str:
+    """Run every candidate on these very tensors; keep the fastest that agrees with aten."""
+    expected = _aten(product, a, b, bias)
+    working = ["aten"]
+    for name in names[1:]:
+        try:
+            if _agrees(KERNELS[name](product, a, b, bias), expected):  # also a warm-up
+                working.append(name)
+        except RuntimeError:  # e.g. oneDNN has no kernel for this CPU
+            pass
+    if kernel_mode() == "onednn":
+        return "onednn" if "onednn" in working else "aten"
+    if len(working) == 1:
+        return "aten"
+    seconds = _best_seconds([lambda n=n: KERNELS[n](product, a, b, bias) for n in working])
+    fastest = min(range(len(working)), key=seconds.__getitem__)
+    faster = seconds[fastest] * MARGIN + OVERHEAD_SECONDS < seconds[0]
+    return working[fastest] if faster else "aten"
+
+
+def _candidates(product: str, decoding: bool) -> list[str]:
+    names = ["aten"]
+    if product == "forward":
+        names.append("aten_wx")
+        if decoding:
+            names.append("aten_t")
+    if onednn_available():
+        names.append("onednn")
+    return names
+
+
+@dataclass
+class _Plan:
+    """The kernels chosen for one shape and use (None: not needed yet)."""
+
+    decoding: bool
+    forward: str | None = None
+    grad_input: str | None = None
+    grad_weight: str | None = None
+    public: bool = False  # F.linear for every product: nothing else eligible, or nothing won
+
+    def settle(self, training: bool) -> None:
+        """Once every product this use needs is measured and `aten` won, go public."""
+        needed = PRODUCTS if training else PRODUCTS[:1]
+        self.public = all(getattr(self, product) == "aten" for product in needed)
+
+
+# (input shape, weight shape, bias, threads, use, eligible) → the kernels chosen for it
+_plans: dict[tuple, _Plan] = {}
+
+
+def _product(plan: _Plan, product: str, a: Tensor, b: Tensor, bias: Tensor | None) -> Tensor:
+    name = getattr(plan, product)
+    if name is None:
+        name = _choose(product, _candidates(product, plan.decoding), a, b, bias)
+        setattr(plan, product, name)
+    return KERNELS[name](product, a, b, bias)
+
+
+def chosen_kernels() -> dict[tuple, dict[str, str]]:
+    """What was measured: (input shape, weight shape, bias, threads, use) → product → kernel."""
+    chosen = {}
+    for key, plan in _plans.items():
+        names = {p: getattr(plan, p) for p in PRODUCTS if getattr(plan, p) is not None}
+        if names:
+            chosen[(tuple(key[0]), tuple(key[1]), *key[2:5])] = names
+    return chosen
+
+
+def reset() -> None:
+    """Forget every choice (they are measured again at next use)."""
+    _plans.clear()
+    _transposed_weights.clear()
+
+
+# -- the layer -----------------------------------------------------------------------------
+
+
+class _LinearFunction(torch.autograd.Function):
+    """x @ weight.T + bias, each product of the backward pass by its own chosen kernel."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, plan: _Plan) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.plan, ctx.has_bias = plan, bias is not None
+        flat = x.reshape(-1, x.shape[-1])
+        return _product(plan, "forward", flat, weight, bias).view(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, weight = ctx.saved_tensors
+        grad = grad.reshape(-1, grad.shape[-1]).contiguous()
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _product(ctx.plan, "grad_input", grad, weight, None).view(x.shape)
+        if ctx.needs_input_grad[1]:
+            flat = x.reshape(-1, x.shape[-1])
+            grad_weight = _product(ctx.plan, "grad_weight", grad, flat, None)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad.sum(0)
+        ctx.plan.settle(training=True)
+        return grad_x, grad_weight, grad_bias, None
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """`F.linear(x, weight, bias)`, by the kernel measured fastest for the shape."""
+    if not x.is_cpu or x.dtype != torch.float32 or torch.compiler.is_compiling():
+        return F.linear(x, weight, bias)
+    needs_grad = torch.is_grad_enabled() and (
+        x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
+    )
+    use = "train" if needs_grad else "infer"
+    if _decoding_depth and not needs_grad:
+        use = "decode, weights from memory" if _cold_weights else "decode"
+    key = (
+        x.shape,
+        weight.shape,
+        bias is not None,
+        torch.get_num_threads(),
+        use,
+        x.is_contiguous() and weight.is_contiguous() and weight.dtype == torch.float32,
+    )
+    plan = _plans.get(key)
+    if plan is None:
+        eligible = key[5] and x.dim() >= 2 and kernel_mode() != "aten"
+        plan = _plans[key] = _Plan(decoding=use.startswith("decode"), public=not eligible)
+    if plan.public:  # the common case once measured: PyTorch's own path and autograd
+        return F.linear(x, weight, bias)
+    if needs_grad:
+        return _LinearFunction.apply(x, weight, bias, plan)
+    flat = x.reshape(-1, x.shape[-1])
+    out = _product(plan, "forward", flat, weight, bias)
+    plan.settle(training=False)
+    return out.view(*x.shape[:-1], weight.shape[0])
+
+
+class Linear(nn.Linear):
+    """`nn.Linear` whose products run on the kernel measured fastest for their shape."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return linear(x, self.weight, self.bias)
