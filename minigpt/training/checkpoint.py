@@ -139,7 +139,12 @@ def load_checkpoint(
 def load_model(
     path: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> tuple[MiniGPT, Tokenizer]:
-    """The trained model (in eval mode) and its tokenizer, from a checkpoint or run folder."""
+    """The trained model (in eval mode) and its tokenizer, from a checkpoint file, a run
+    folder, or a published run folder such as `docs/runs/<preset>/` (see `publish`)."""
+    from .publish import is_published_run, load_published_model  # publish imports this module
+
+    if is_published_run(path):
+        return load_published_model(path, device)
     device = resolve_device(device) if isinstance(device, str) else device
     payload = load_checkpoint(path)
     model = MiniGPT(MiniGPTConfig.from_dict(payload["model_config"]))
