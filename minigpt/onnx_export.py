@@ -113,6 +113,7 @@ def export_onnx(model: MiniGPT, path: str | os.PathLike[str]) -> Path:
     with torch.no_grad(), warnings.catch_warnings():
         # Both past inputs share one dimension on purpose; the exporter remarks on it.
         warnings.filterwarnings("ignore", message="# The axis name")
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
         program = torch.onnx.export(
             CachedForward(model),
             (ids, past_keys, past_values),

@@ -425,3 +425,23 @@ def test_chapter_11_embeds_the_playground_and_instant_navigation_loads_it(browse
     assert info["run"] == after["run"] == "shakespeare-char-cpu"
     if browser.base_url.endswith(f":{built_site.port}/"):
         assert same, "the click reloaded the page: instant navigation is not active"
+
+
+def test_the_benchmark_runs(built_site, tmp_path):
+    """benchmarks/playground.py keeps working (its numbers are not asserted)."""
+    from .test_benchmarks import load
+
+    pytest.importorskip("playwright.sync_api")
+    chromium = next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    bench = load("playground")
+    argv = ["--site", str(built_site.dir), "--tokens", "64", "--runs", "1", "--loads", "1"]
+    argv += ["--chromium", chromium, "--out", str(tmp_path / "result.json")]
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API: one instance per thread
+        report = thread.submit(bench.main, argv).result()
+    result = report["results"]
+    assert json.loads((tmp_path / "result.json").read_text(encoding="utf-8")) == report
+    assert result["new_tokens"] == 64 and result["model"]["run"] == "shakespeare-char-cpu"
+    assert 0 < result["load_ms"] < result["first_token_ms"]
+    assert result["tokens_per_sec"] > 0 and result["tokens_per_sec_recomputing_block"] > 0

@@ -195,12 +195,14 @@
       this.emptyPast = new ort.Tensor("float32", new Float32Array(0), empty);
     }
 
-    static async load(manifestUrl) {
-      const response = await fetch(manifestUrl);
-      if (!response.ok) throw new Error(`could not load ${manifestUrl} (HTTP ${response.status})`);
-      const manifest = await response.json();
-      const onnxUrl = new URL(manifest.onnx, new URL(manifestUrl, location.href)).href;
-      const session = await ort.InferenceSession.create(onnxUrl, {
+    /** The manifest and the graph download while the runtime loads; then the session. */
+    static async load(manifestUrl, runtime) {
+      const manifest = await fetchOk(manifestUrl).then((response) => response.json());
+      const graph = fetchOk(new URL(manifest.onnx, manifestUrl).href)
+        .then((response) => response.arrayBuffer())
+        .then((buffer) => new Uint8Array(buffer));
+      const [bytes] = await Promise.all([graph, runtime]);
+      const session = await ort.InferenceSession.create(bytes, {
         executionProviders: ["wasm"],
         graphOptimizationLevel: "all",
       });
@@ -323,9 +325,25 @@
     }
   }
 
-  /** ONNX Runtime Web's WebAssembly build, from the site's own copy (docs/hooks/vendor.py). */
+  async function fetchOk(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`could not load ${url} (HTTP ${response.status})`);
+    return response;
+  }
+
+  /** ONNX Runtime Web's WebAssembly build, from the site's own copy (docs/hooks/vendor.py).
+   * Its module and binary are preloaded at once: the runtime asks for them only later. */
   function loadRuntime(runtimeUrl) {
     if (!cache.runtime) {
+      for (const [rel, file, as] of [
+        ["modulepreload", "ort-wasm-simd-threaded.mjs", null],
+        ["preload", "ort-wasm-simd-threaded.wasm", "fetch"],
+      ]) {
+        const link = element("link", { rel, href: new URL(file, runtimeUrl).href });
+        if (as) link.setAttribute("as", as);
+        if (as) link.setAttribute("crossorigin", "anonymous");
+        document.head.append(link);
+      }
       cache.runtime = new Promise((resolve, reject) => {
         if (typeof ort !== "undefined") return resolve();
         const script = document.createElement("script");
@@ -348,7 +366,7 @@
     const runtime = new URL(runtimeUrl, location.href).href; // not relative to ort's script
     const manifest = new URL(manifestUrl, location.href).href;
     if (!cache.models[manifest]) {
-      cache.models[manifest] = loadRuntime(runtime).then(() => Model.load(manifest));
+      cache.models[manifest] = Model.load(manifest, loadRuntime(runtime));
       cache.models[manifest].catch(() => delete cache.models[manifest]);
     }
     return cache.models[manifest];
@@ -513,6 +531,13 @@
             element("label", {}, "head ", this.head),
           ),
           element("div", { class: "minigpt-playground__heatmap-box" }, this.canvas),
+          element(
+            "p",
+            { class: "minigpt-playground__legend" },
+            "weight 0",
+            element("span", { class: "minigpt-playground__scale" }),
+            "1",
+          ),
           this.heatmapInfo,
         ),
       );
@@ -521,8 +546,9 @@
       this.head.addEventListener("change", () => this.drawHeatmap());
       this.generateButton.addEventListener("click", () => this.generate());
       this.stopButton.addEventListener("click", () => this.abort && this.abort.abort());
-      this.canvas.addEventListener("mousemove", (event) => this.hoverHeatmap(event));
-      this.canvas.addEventListener("mouseleave", () => this.describeHeatmap());
+      this.canvas.addEventListener("pointermove", (event) => this.hoverHeatmap(event));
+      this.canvas.addEventListener("pointerdown", (event) => this.hoverHeatmap(event));
+      this.canvas.addEventListener("pointerleave", () => this.describeHeatmap());
       this.output.addEventListener("click", (event) => {
         const step = event.target.dataset && event.target.dataset.step;
         if (step !== undefined) this.showStep(Number(step));
@@ -683,6 +709,22 @@
       this.output.replaceChildren(promptSpan);
       delete this.output.dataset.tokensPerSecond;
       this.outputCaption.textContent = "Generating…";
+      this.stepsGreedy = settings.temperature === 0;
+      // Tokens arrive faster than anyone reads: drawing them ~12 times a second leaves the
+      // time to the model (each drawing lays the page out again).
+      const pending = [];
+      let frame = 0;
+      const draw = () => {
+        frame = 0;
+        if (!pending.length) return;
+        const pieces = document.createDocumentFragment();
+        for (const { step, piece } of pending.splice(0)) {
+          pieces.append(element("span", { "data-step": String(step), text: piece }));
+        }
+        this.output.append(pieces);
+        this.output.scrollTop = this.output.scrollHeight;
+        this.showStep(this.steps.length - 1);
+      };
       const started = performance.now();
       let count = 0;
       try {
@@ -691,13 +733,13 @@
           signal: this.abort.signal,
           onToken: ({ id, text: piece, step, probabilities }) => {
             this.steps.push({ id, probabilities });
-            this.output.append(
-              element("span", { "data-step": String(step), text: piece, title: `step ${step}` }),
-            );
+            pending.push({ step, piece });
             count++;
-            this.showStep(step);
+            if (!frame) frame = setTimeout(draw, 80);
           },
         });
+        clearTimeout(frame);
+        draw();
         const seconds = (performance.now() - started) / 1000;
         this.output.dataset.tokensPerSecond = (count / seconds).toFixed(1); // for benchmarks
         const how = settings.temperature === 0 ? "greedy" : `seed ${settings.seed}`;
@@ -706,6 +748,8 @@
           `${Math.round(count / seconds)} tokens/s. Click a generated character to see the ` +
           `probabilities it was drawn from.`;
       } catch (error) {
+        clearTimeout(frame);
+        draw();
         this.outputCaption.textContent = `Generation failed: ${error.message}`;
       } finally {
         this.abort = null;
@@ -716,11 +760,9 @@
 
     showStep(step) {
       const { id, probabilities } = this.steps[step];
-      const { temperature } = this.settings();
-      const how =
-        temperature === 0
-          ? "greedy decoding takes the most likely one"
-          : "after temperature, top-k and top-p";
+      const how = this.stepsGreedy
+        ? "greedy decoding takes the most likely one"
+        : "after temperature, top-k and top-p";
       this.showBars(probabilities, id, `Step ${step}: ${how}; the chosen token is marked.`);
       for (const span of this.output.querySelectorAll(".minigpt-playground__current")) {
         span.classList.remove("minigpt-playground__current");
@@ -764,8 +806,8 @@
         return;
       }
       const n = data.tokens.length;
-      const label = 16;
-      const room = Math.min(box.clientWidth, 560) - label; // a heatmap, not a wall
+      const label = 18;
+      const room = Math.min(box.clientWidth, 600) - label; // a heatmap, not a wall
       const cell = Math.max(4, Math.min(24, Math.floor(room / n)));
       const size = label + cell * n;
       const ratio = window.devicePixelRatio || 1;
@@ -784,10 +826,10 @@
         }
       }
       context.fillStyle = style.getPropertyValue("--md-default-fg-color--light") || "#888";
-      context.font = `${Math.min(12, Math.max(7, cell - 4))}px monospace`;
+      context.font = `${Math.min(12, Math.max(9, cell - 3))}px monospace`;
       context.textAlign = "center";
       context.textBaseline = "middle";
-      if (cell >= 7) {
+      if (cell >= 8) {
         data.tokens.forEach((token, i) => {
           context.fillText(shown(token), label + (i + 0.5) * cell, label / 2);
           context.fillText(shown(token), label / 2, label + (i + 0.5) * cell);
@@ -801,7 +843,7 @@
       if (!this.attentionData) return;
       this.heatmapInfo.textContent =
         `Row: the token that looks (query); column: the token looked at (key). Each row ` +
-        `sums to 1 and nothing right of the diagonal is seen. Hover a cell for its weight.`;
+        `sums to 1 and nothing right of the diagonal is seen. Point at a cell for its weight.`;
     }
 
     hoverHeatmap(event) {
