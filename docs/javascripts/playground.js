@@ -11,6 +11,7 @@
  *   info = await minigpt.ready            // {run, vocab_size, block_size, ...}
  *   await minigpt.logits(text)            // next-token logits after text (vocab_size numbers)
  *   await minigpt.generate(text, {maxNewTokens, temperature, topK, topP, seed})  // new text
+ *     (also onToken({id, text, step, probabilities}) per token, and signal: an AbortSignal)
  *   await minigpt.attention(text)         // {tokens, weights[layer][head][query][key]}
  *   minigpt.tokenize(text)                // {tokens, ids, seen}, or throws for a bad character
  * Like `minigpt sample`, the model sees at most the last block_size tokens, keeps a key/value
