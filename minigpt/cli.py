@@ -34,6 +34,7 @@ examples:
   torchrun --nproc_per_node=4 -m minigpt.cli train --preset shakespeare-char
   minigpt sample --checkpoint out/shakespeare-char-cpu --prompt "ROMEO:" --seed 1
   minigpt check layer_norm my_layer_norm.py               # your LayerNorm vs the package's
+  minigpt publish --run out/shakespeare-char-cpu --to docs/runs/shakespeare-char-cpu
 """
 
 TRAIN_EXAMPLES = """\
@@ -61,6 +62,7 @@ examples:
   minigpt sample --checkpoint out/shakespeare-char-cpu
   minigpt sample --checkpoint out/run/ckpt.pt --prompt "JULIET:" --temperature 0.8 --top-k 40
   minigpt sample --checkpoint out/run --seed 1 --num-samples 3 --out samples.txt
+  minigpt sample --checkpoint docs/runs/shakespeare-char-cpu --temperature 0
 """
 
 
@@ -237,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint",
         required=True,
         metavar="PATH",
-        help="a ckpt.pt file or the run folder holding it",
+        help="a ckpt.pt file, the run folder holding it, or a published run folder",
     )
     sample.add_argument("--prompt", default="", help="text to continue (default: start fresh)")
     sample.add_argument("--max-new-tokens", type=_parse_as(int, low=0), default=500, metavar="N")
@@ -299,6 +301,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="?", metavar="FILE.py", help="the file with your code")
     check.add_argument("--list", action="store_true", help="list the exercises and exit")
     check.set_defaults(handler=_check)
+
+    publish = commands.add_parser(
+        "publish",
+        help="publish a finished run's weights and files into a folder",
+        formatter_class=formatter,
+        description="Write model.safetensors (SHA-256 in run.json), run.json, metrics.jsonl, "
+        "attention.json and samples.txt of one finished run into a folder such as "
+        "docs/runs/NAME.",
+        epilog="example:\n  minigpt publish --run out/shakespeare-char-cpu "
+        "--to docs/runs/shakespeare-char-cpu --overwrite\n",
+    )
+    publish.add_argument("--run", required=True, metavar="DIR", help="the finished run folder")
+    publish.add_argument("--to", required=True, metavar="DIR", help="the folder to publish into")
+    publish.add_argument(
+        "--overwrite", action="store_true", help="replace a run published there before"
+    )
+    publish.add_argument("--prompt", default="ROMEO:", help="samples.txt's prompt (ROMEO:)")
+    publish.add_argument("--max-new-tokens", type=_parse_as(int, low=0), default=400, metavar="N")
+    publish.set_defaults(handler=_publish)
     return parser
 
 
@@ -411,7 +432,8 @@ def _fmt(value: float | None) -> str:
 def _sample(args: argparse.Namespace) -> int:
     from .generation import stream_text
     from .sampling import check_sampling_options, check_seed
-    from .training import checkpoint_path, load_checkpoint, load_model
+    from .training import load_model
+    from .training.publish import model_source
 
     check_sampling_options(args.temperature, args.top_k, args.top_p)
     if args.seed is not None:
@@ -421,7 +443,7 @@ def _sample(args: argparse.Namespace) -> int:
     model, tokenizer = load_model(args.checkpoint, args.device)
     if args.prompt:
         tokenizer.encode(args.prompt)  # a character the tokenizer lacks fails before printing
-    step = load_checkpoint(args.checkpoint, mmap=True)["step"]
+    source, step = model_source(args.checkpoint)
     samples = []
     for i in range(args.num_samples):
         seed = args.seed + i if args.seed is not None else random.randrange(2**31)
@@ -450,7 +472,7 @@ def _sample(args: argparse.Namespace) -> int:
         samples.append((seed, "".join(pieces)))
     if args.out is not None:
         header = (
-            f"# MiniGPT samples from {checkpoint_path(args.checkpoint)} (step {step})\n"
+            f"# MiniGPT samples from {source} (step {step})\n"
             f"# temperature={args.temperature} top_k={args.top_k} top_p={args.top_p} "
             f"max_new_tokens={args.max_new_tokens} use_cache={args.use_cache} "
             f"prompt={args.prompt!r}\n"
@@ -463,6 +485,19 @@ def _sample(args: argparse.Namespace) -> int:
         out = Path(args.out).expanduser()
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(header + body, encoding="utf-8")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from .training.publish import SampleSettings, publish_run
+
+    samples = SampleSettings(prompt=args.prompt, max_new_tokens=args.max_new_tokens)
+    summary = publish_run(args.run, args.to, samples, overwrite=args.overwrite)
+    weights = summary["weights"]
+    print(
+        f"published step {weights['step']} of {args.run} to {args.to}: {weights['file']} "
+        f"({weights['bytes'] / 1e6:.1f} MB, sha256 {weights['sha256'][:12]}…)"
+    )
     return 0
 
 

@@ -375,7 +375,12 @@ def checkpoint_train_config(payload: dict[str, Any], path: str | os.PathLike[str
 def load_model(
     path: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> tuple[MiniGPT, Tokenizer]:
-    """The trained model (in eval mode) and its tokenizer, from a checkpoint or run folder."""
+    """The trained model (in eval mode) and its tokenizer, from a checkpoint file, a run
+    folder, or a published run folder such as `docs/runs/<preset>/` (see `publish`)."""
+    from .publish import is_published_run, load_published_model  # publish imports this module
+
+    if is_published_run(path):
+        return load_published_model(path, device)
     device = resolve_device(device) if isinstance(device, str) else device
     payload = load_checkpoint(path)
     config = checkpoint_model_config(payload, path)

@@ -1,0 +1,256 @@
+"""Published runs: `minigpt publish`, `load_model` on a published folder, and the committed run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import minigpt
+from minigpt.cli import main
+from minigpt.generation import generate_text
+from minigpt.training import TrainConfig, train
+from minigpt.training.publish import (
+    ATTENTION_TEXT,
+    WEIGHTS_NAME,
+    SampleSettings,
+    file_sha256,
+    is_published_run,
+    publish_run,
+)
+from tests.conftest import REPO_ROOT, TINY_TEXT
+
+COMMITTED = REPO_ROOT / "docs" / "runs" / "shakespeare-char-cpu"
+FILES = {"model.safetensors", "run.json", "metrics.jsonl", "attention.json", "samples.txt"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A tiny finished run folder: ckpt.pt, metrics.jsonl, run.json."""
+    folder = tmp_path_factory.mktemp("publish")
+    corpus = folder / "corpus.txt"
+    corpus.write_text((TINY_TEXT + f"ROMEO:\n{ATTENTION_TEXT}.\n\n") * 30, encoding="utf-8")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MINIGPT_CACHE_DIR", str(folder / "cache"))
+            train(
+                TrainConfig(
+                    data=str(corpus),
+                    block_size=32,
+                    embed_dim=16,
+                    num_heads=2,
+                    num_layers=1,
+                    batch_size=4,
+                    max_iters=3,
+                    eval_interval=3,
+                    eval_iters=1,
+                    log_interval=1,
+                    warmup_iters=1,
+                    device="cpu",
+                    progress=False,
+                    out_dir=str(folder / "run"),
+                )
+            )
+    finally:
+        torch.set_num_threads(threads)
+    return folder / "run"
+
+
+@pytest.fixture(scope="module")
+def published(finished_run, tmp_path_factory) -> Path:
+    to = tmp_path_factory.mktemp("published") / "tiny-run"
+    publish_run(finished_run, to, SampleSettings(max_new_tokens=30))
+    return to
+
+
+def test_publish_writes_one_runs_files(finished_run, published):
+    assert {p.name for p in published.iterdir()} == FILES
+    summary = json.loads((published / "run.json").read_text(encoding="utf-8"))
+    original = json.loads((finished_run / "run.json").read_text(encoding="utf-8"))
+    weights = summary.pop("weights")
+    assert summary == original  # the run's own summary, plus the weights entry
+    assert weights["file"] == WEIGHTS_NAME and weights["step"] == original["steps"] == 3
+    assert weights["sha256"] == file_sha256(published / WEIGHTS_NAME)
+    assert weights["bytes"] == (published / WEIGHTS_NAME).stat().st_size
+    assert (published / "metrics.jsonl").read_bytes() == (
+        finished_run / "metrics.jsonl"
+    ).read_bytes()
+    assert is_published_run(published) and not is_published_run(finished_run)
+
+
+def test_published_weights_are_the_checkpoints(finished_run, published):
+    model, tokenizer = minigpt.load_model(published)
+    original, original_tokenizer = minigpt.load_model(finished_run)
+    assert not model.training
+    assert tokenizer.to_dict() == original_tokenizer.to_dict()
+    assert model.config == original.config
+    for (name, tensor), (_, expected) in zip(
+        model.state_dict().items(), original.state_dict().items()
+    ):
+        assert torch.equal(tensor, expected), name
+    assert model.output.weight is model.token_embedding.weight  # tied, stored once
+    # The weights file itself is accepted too.
+    again, _ = minigpt.load_model(published / WEIGHTS_NAME)
+    assert torch.equal(again.output.weight, model.output.weight)
+
+
+def test_published_attention_and_samples_come_from_the_weights(published):
+    model, tokenizer = minigpt.load_model(published)
+    data = json.loads((published / "attention.json").read_text(encoding="utf-8"))
+    expected = model.attention_maps(torch.tensor([tokenizer.encode(ATTENTION_TEXT)]))[:, 0]
+    torch.testing.assert_close(
+        torch.tensor(data["attention"]).double(), expected.double(), atol=5e-4, rtol=0
+    )
+    assert data["source"]["steps"] == 3 and data["source"]["preset"] == "tiny-run"
+    samples = (published / "samples.txt").read_text(encoding="utf-8")
+    assert samples.startswith(f"# MiniGPT samples from {published / WEIGHTS_NAME} (step 3)\n")
+    for seed in (1, 2, 3):  # what `minigpt sample` writes: three seeded samples
+        text = generate_text(
+            model, tokenizer, "ROMEO:", max_new_tokens=30, temperature=0.8, seed=seed
+        )
+        assert (
+            f"=== sample {seed} · seed {seed} · temperature 0.8 · prompt 'ROMEO:' ===\n{text}\n"
+            in samples
+        )
+
+
+def test_sample_accepts_a_published_folder(finished_run, published, capsys):
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(published),
+                "--prompt",
+                "Speak",
+                "--temperature",
+                "0",
+                "--max-new-tokens",
+                "20",
+            ]
+        )
+        == 0
+    )
+    from_published = capsys.readouterr().out
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(finished_run),
+                "--prompt",
+                "Speak",
+                "--temperature",
+                "0",
+                "--max-new-tokens",
+                "20",
+            ]
+        )
+        == 0
+    )
+    assert from_published == capsys.readouterr().out
+    assert from_published.startswith("Speak") and len(from_published) == len("Speak") + 21
+
+
+def test_a_changed_weights_file_is_refused(published, tmp_path):
+    copy = shutil.copytree(published, tmp_path / "copy")
+    data = bytearray((copy / WEIGHTS_NAME).read_bytes())
+    data[-1] ^= 1
+    (copy / WEIGHTS_NAME).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match its run.json: SHA-256 .* damaged"):
+        minigpt.load_model(copy)
+    (copy / WEIGHTS_NAME).write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\n")
+    with pytest.raises(ValueError, match="Git LFS pointer: run git lfs pull"):
+        minigpt.load_model(copy)
+
+
+def test_a_published_folder_needs_its_run_json(published, tmp_path):
+    copy = shutil.copytree(published, tmp_path / "copy")
+    summary = json.loads((copy / "run.json").read_text(encoding="utf-8"))
+    del summary["weights"]
+    (copy / "run.json").write_text(json.dumps(summary), encoding="utf-8")
+    with pytest.raises(ValueError, match="records no weights SHA-256"):
+        minigpt.load_model(copy)
+    (copy / "run.json").unlink()
+    with pytest.raises(FileNotFoundError, match="has no run.json beside it"):
+        minigpt.load_model(copy)
+
+
+def test_publish_refuses_to_replace_a_run_and_unfinished_runs(
+    finished_run, published, tmp_path, capsys
+):
+    assert main(["publish", "--run", str(finished_run), "--to", str(published)]) == 2
+    assert "already holds a run (run.json); pass --overwrite" in capsys.readouterr().err
+    assert main(["publish", "--run", str(tmp_path), "--to", str(tmp_path / "x")]) == 2
+    assert "ckpt.pt not found (publish a finished run folder)" in capsys.readouterr().err
+    unfinished = shutil.copytree(finished_run, tmp_path / "unfinished")
+    summary = json.loads((unfinished / "run.json").read_text(encoding="utf-8"))
+    summary["steps"] = 2
+    (unfinished / "run.json").write_text(json.dumps(summary), encoding="utf-8")
+    with pytest.raises(ValueError, match="checkpoint .* is from step 3 but its run.json"):
+        publish_run(unfinished, tmp_path / "y")
+    assert not (tmp_path / "y" / "run.json").exists()
+
+
+def test_publish_overwrite_from_the_command_line(finished_run, tmp_path, capsys):
+    to = tmp_path / "again"
+    publish = ["publish", "--run", str(finished_run), "--to", str(to), "--prompt", "All:"]
+    assert main([*publish, "--max-new-tokens", "5"]) == 0
+    assert main([*publish, "--max-new-tokens", "5", "--overwrite"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"published step 3 of .* model\.safetensors \(0\.0 MB, sha256 \w{12}…\)", out)
+    assert {p.name for p in to.iterdir()} == FILES  # no staging folder left behind
+    refused = ["publish", "--run", str(finished_run), "--to", str(tmp_path / "z")]
+    assert main([*refused, "--prompt", "Zounds"]) == 2
+    err = capsys.readouterr().err  # the default prompt, ROMEO:, lacks nothing; this one does
+    assert "character 'Z' (U+005A) at position 0 is not in the tokenizer's vocabulary" in err
+    assert not (tmp_path / "z").exists()
+
+
+# --- The run the guide publishes ------------------------------------------------------------
+
+
+def test_the_committed_run_is_one_run():
+    summary = json.loads((COMMITTED / "run.json").read_text(encoding="utf-8"))
+    weights = summary["weights"]
+    path = COMMITTED / WEIGHTS_NAME
+    assert weights["sha256"] == file_sha256(path)
+    assert path.stat().st_size == weights["bytes"] <= 25_000_000
+    metrics = [json.loads(line) for line in (COMMITTED / "metrics.jsonl").read_text().splitlines()]
+    last_eval = [m for m in metrics if m["kind"] == "eval"][-1]
+    assert weights["step"] == summary["steps"] == metrics[-1]["step"] == last_eval["step"]
+    assert last_eval["val_loss"] == summary["final_val_loss"]
+    attention = json.loads((COMMITTED / "attention.json").read_text(encoding="utf-8"))
+    assert attention["source"]["steps"] == summary["steps"]
+    assert attention["source"]["val_loss"] == round(summary["final_val_loss"], 3)
+    assert attention["model_config"] == summary["model_config"]
+
+
+def test_the_committed_files_come_from_the_committed_weights():
+    model, tokenizer = minigpt.load_model(COMMITTED)
+    data = json.loads((COMMITTED / "attention.json").read_text(encoding="utf-8"))
+    ids = torch.tensor([tokenizer.encode(data["text"])])
+    torch.testing.assert_close(
+        torch.tensor(data["attention"]).double(),
+        model.attention_maps(ids)[:, 0].double(),
+        atol=5e-4,
+        rtol=0,
+    )
+    samples = (COMMITTED / "samples.txt").read_text(encoding="utf-8")
+    header, settings = samples.splitlines()[:2]
+    assert (
+        header
+        == "# MiniGPT samples from docs/runs/shakespeare-char-cpu/model.safetensors (step 1500)"
+    )
+    assert settings.startswith("# temperature=0.8 top_k=None top_p=None max_new_tokens=400")
+    first = samples.split("=== sample 1 · seed 1 · temperature 0.8 · prompt 'ROMEO:' ===\n")[1]
+    regenerated = generate_text(
+        model, tokenizer, "ROMEO:", max_new_tokens=50, temperature=0.8, seed=1
+    )
+    assert first.startswith(regenerated)
