@@ -6,7 +6,8 @@ import mermaid from cdnjs.cloudflare.com for notebook diagrams. mkdocs-jupyter h
 to leave them out, so this hook rewrites each notebook page's content:
 
 * the inline `<style>` blocks become one stylesheet, `assets/stylesheets/notebook-<hash>.css`,
-  written once and linked from every notebook page (browsers cache it);
+  written once and linked from the `<head>` of every notebook page (browsers cache it, and
+  Material's instant navigation adds and removes it with the page);
 * the mermaid loader and its styles are dropped. A notebook with a mermaid diagram fails the
   build instead: the site serves its libraries itself and has no notebook renderer for it.
 
@@ -33,10 +34,12 @@ MERMAID_LOADER = re.compile(
 )
 
 _stylesheets: dict[str, str] = {}  # site path -> CSS, for this build
+_page_stylesheet: dict[str, str] = {}  # page URL -> the site path of its notebook stylesheet
 
 
 def on_pre_build(config):
     _stylesheets.clear()
+    _page_stylesheet.clear()
 
 
 def on_page_content(html, page, config, files):
@@ -56,8 +59,16 @@ def on_page_content(html, page, config, files):
         return head + body
     path = f"assets/stylesheets/notebook-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
     _stylesheets[path] = css
-    link = f'<link rel="stylesheet" href="{get_relative_url(path, page.url)}">'
-    return link + head + body
+    _page_stylesheet[page.url] = path
+    return head + body
+
+
+def on_post_page(output, page, config):
+    path = _page_stylesheet.get(page.url)
+    if path is None:
+        return output
+    link = f'<link rel="stylesheet" href="{get_relative_url(path, page.url)}">\n  '
+    return output.replace("</head>", link + "</head>", 1)
 
 
 def on_post_build(config):
