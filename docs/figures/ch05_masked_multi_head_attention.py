@@ -84,6 +84,41 @@ def masking_figure() -> Figure:
     )
 
 
+# The textbook heads of chapter 5 on the running example: (the token looking, the token looked at).
+TEXTBOOK_HEADS = {
+    "meaning": (" beginning", " moment"),
+    "grammar": (" moment", "Every"),
+    "structure": (" beginning", " is"),
+}
+
+
+@figure("figures/05-textbook-heads.svg")
+def textbook_heads_figure() -> Figure:
+    """The meaning, grammar and structure heads of the classic illustration, as causal attention
+    patterns made by hand exactly as on the page: each later token's query matches one earlier
+    token's key."""
+    import torch
+
+    from minigpt.multi_head_attention import causal_mask
+    from minigpt.self_attention import scaled_dot_product_attention
+    from minigpt.tokenization import GPT2Tokenizer
+
+    from .ch04_self_attention import three_maps
+
+    tokens = GPT2Tokenizer().tokens(EXAMPLE_TEXT)
+    maps = []
+    for name, (looking, looked_at) in TEXTBOOK_HEADS.items():
+        q, k = torch.zeros(len(tokens), 4), torch.zeros(len(tokens), 4)
+        q[tokens.index(looking), 0] = 3.0
+        k[tokens.index(looked_at), 0] = 3.0
+        _, weights = scaled_dot_product_attention(
+            q, k, torch.zeros_like(q), causal_mask(len(tokens))
+        )
+        title = f"{name}: {shown(looking.strip())} \u2192 {shown(looked_at.strip())}"
+        maps.append((weights, title, False, 1.0))
+    return three_maps([shown(t) for t in tokens], tuple(maps))
+
+
 def _heatmap(ax: Any, weights: Any, labels: list[str] | None, title: str) -> Any:
     """One head's causal attention map; `labels` (or None) name the characters on the axes."""
     import numpy as np
