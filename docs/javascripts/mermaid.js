@@ -3,29 +3,22 @@
 // Material for MkDocs renders diagrams with the global `mermaid` when one exists, and otherwise
 // loads it from unpkg.com (which fails offline, and then breaks the page's other components,
 // search included). This stand-in is that global: Material calls `initialize` once and then
-// `render` for each diagram; the first `render` loads the copy of mermaid that
-// docs/hooks/vendor.py puts into the site, which then replaces this stand-in. Pages without a
-// diagram never call `render`, so they never download mermaid. Instant navigation keeps the
-// loaded copy: Material initializes it once per visit.
+// `render` for each diagram. The first `render` imports mermaid's ES module build, which
+// docs/hooks/vendor.py puts into the site, and the module then takes the stand-in's place. The
+// ES build fetches only the parts a diagram needs (about 0.9 MB for a flowchart, against 3.6
+// MB for the single-file build); pages without a diagram fetch nothing. Instant navigation
+// keeps the loaded module, which Material initializes once per visit.
 (() => {
-  const script = document.currentScript;
-  const url = new URL("../assets/vendor/mermaid/mermaid.min.js", script.src).href;
+  const url = new URL("../assets/vendor/mermaid/mermaid.esm.min.mjs", document.currentScript.src);
   let settings = {};
   let loaded = null;
 
   function load() {
-    if (!loaded) {
-      loaded = new Promise((resolve, reject) => {
-        const element = document.createElement("script");
-        element.src = url;
-        element.onload = () => {
-          window.mermaid.initialize(settings);
-          resolve(window.mermaid);
-        };
-        element.onerror = () => reject(new Error(`could not load ${url}`));
-        document.head.appendChild(element);
-      });
-    }
+    loaded ??= import(url.href).then(({ default: mermaid }) => {
+      mermaid.initialize(settings);
+      window.mermaid = mermaid;
+      return mermaid;
+    });
     return loaded;
   }
 
@@ -34,8 +27,7 @@
       settings = options;
     },
     async render(id, text) {
-      const mermaid = await load();
-      return mermaid.render(id, text);
+      return (await load()).render(id, text);
     },
   };
 })();
