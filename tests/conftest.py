@@ -30,6 +30,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 SHAKESPEARE_PATH = Path(
     os.environ.get("MINIGPT_TINYSHAKESPEARE", SHARED / "data" / "tinyshakespeare" / "input.txt")
 )
+if SHAKESPEARE_PATH.is_file():  # chapter 11's code blocks read it, as the site build does
+    os.environ.setdefault("MINIGPT_TINYSHAKESPEARE", str(SHAKESPEARE_PATH))
 
 
 @pytest.fixture(scope="session")
@@ -393,6 +395,17 @@ class BuiltSite:
         return sorted(p for p in self.dir.rglob("*.html") if p.name != "404.html")
 
 
+def _vendor_libraries_available() -> bool:
+    """npm can install the site's browser libraries, or they are installed already."""
+    import hashlib
+
+    if shutil.which("npm") or os.environ.get("MINIGPT_VENDOR_DIR"):
+        return True
+    lock = (DOCS_DIR / "vendor" / "package-lock.json").read_bytes()
+    installed = REPO_ROOT / ".cache" / "vendor" / hashlib.sha256(lock).hexdigest()[:16]
+    return (installed / ".installed").is_file()
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory, request) -> BuiltSite:
     """`mkdocs build --strict` of the guide, once per session; the build must succeed.
@@ -404,6 +417,11 @@ def built_site(tmp_path_factory, request) -> BuiltSite:
 
     if shutil.which("mkdocs") is None and importlib.util.find_spec("mkdocs") is None:
         pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
+    if not _vendor_libraries_available():
+        pytest.skip(
+            "npm is not installed: the site build needs it to install the MathJax and mermaid "
+            "it serves (docs/hooks/vendor.py; apt-get install nodejs npm)"
+        )
     import socket
 
     site_dir = tmp_path_factory.mktemp("site")

@@ -21,7 +21,7 @@ from figures import (
 from figures.registry import FIGURES, figure, render_figure
 
 from minigpt import MiniGPT, MiniGPTConfig
-from minigpt.attention_maps import export_attention_maps
+from minigpt.attention_maps import export_attention_maps, head_statistics
 from minigpt.bpe import BPETokenizer
 from minigpt.feed_forward import FeedForward
 from minigpt.layer_norm import LayerNorm
@@ -34,12 +34,43 @@ TEXT = "Every moment is a beginning"
 
 
 @pytest.mark.parametrize("path", sorted(FIGURES))
-def test_figure_renders_to_valid_svg(path):
+def test_figure_renders_to_valid_svg_with_legible_text(path):
     svg = render_figure(path)
     root = ET.fromstring(svg.encode("utf-8"))
     assert root.tag == "{http://www.w3.org/2000/svg}svg", f"{path} is not an SVG document"
-    assert float(root.get("width", "0").removesuffix("pt")) > 0
+    width_pt = float(root.get("width", "0").removesuffix("pt"))
+    assert width_pt > 0
     assert "<dc:date>" not in svg, "the SVG carries a timestamp, so rebuilds would differ"
+    # The site shows a figure at its natural size (72 pt = 96 CSS px), shrunk to the content
+    # column when wider: its smallest text must still be 11 CSS px there.
+    scaled = regex.search(r'<(?:g|text|tspan)\b[^>]*transform="[^"]*scale\(', svg)
+    assert scaled is None, "a scaled group would change the text sizes measured below"
+    sizes = [float(size) for size in regex.findall(r"font(?:-size)?:\s*([\d.]+)px", svg)]
+    assert sizes, f"{path} has no text"
+    natural_px = width_pt * 4 / 3
+    shown = min(sizes) * 4 / 3 * min(1.0, style.COLUMN_PX / natural_px)
+    assert shown >= style.MIN_TEXT_PX, (
+        f"{path}: its smallest text ({min(sizes)} pt) is {shown:.1f} px on a desktop screen "
+        f"(figure {natural_px:.0f} px wide, column {style.COLUMN_PX} px); keep figures at most "
+        f"{style.FIGURE_MAX_WIDTH:.1f} in wide and text at {style.MIN_FONT_SIZE} pt or more"
+    )
+
+
+@pytest.mark.parametrize("path", ["figures/00-generation-loop.svg", "figures/04-qkv.svg"])
+def test_dark_variant_swaps_the_ink_only(path):
+    svg = render_figure(path)
+    dark = figures.dark_variant(svg)
+    assert style.NEUTRAL in svg and style.NEUTRAL not in dark
+    assert dark.replace(style.NEUTRAL_DARK, style.NEUTRAL) == svg
+
+
+def test_ink_contrasts_with_both_themes():
+    slate = "#1e2029"  # Material's dark background, hsl(232, 15%, 14%)
+    assert style.contrast(style.NEUTRAL, "#ffffff") >= 4.5
+    assert style.contrast(style.NEUTRAL_DARK, slate) >= 4.5
+    assert style.contrast("#ffffff", style.MUTED) >= 4.5
+    for color in style.PALETTE:
+        assert style.contrast(style.ink_on(color), color) >= 4.5
 
 
 @pytest.mark.parametrize(
@@ -141,10 +172,17 @@ def test_trained_head_figures_render_from_any_export(runs_dir, path):
         )
     )
     run = ch05_masked_multi_head_attention.ATTENTION_RUN
-    export_attention_maps(model, tokenizer, TEXT, runs_dir / run / "attention.json")
+    exported = export_attention_maps(model, tokenizer, TEXT, runs_dir / run / "attention.json")
     svg = render_figure(path)
     assert svg.lstrip().startswith(("<?xml", "<svg"))
-    assert "layer 1, head 2" in svg
+    if path.endswith("trained-heads.svg"):  # every layer in a row, every head in a column
+        assert ">layer 1<" in svg and ">head 2<" in svg and ">layer 2<" not in svg
+    else:  # the most typical head of each pattern by name, and the uniform reference
+        stats = head_statistics(exported)
+        for key in ("previous", "first", "spaces"):
+            best = max(stats, key=lambda row: row[key])
+            assert f"layer {best['layer']}, head {best['head']}" in svg
+        assert "uniform reference" in svg
 
 
 # --- chapters 6 to 8: the data behind the figures says what the pages claim -------------------

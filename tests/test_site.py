@@ -21,9 +21,8 @@ from .conftest import DOCS_DIR, NOTEBOOK_SOURCES, REPO_ROOT, mdtools
 CHAPTERS = sorted(p.stem for p in DOCS_DIR.glob("[0-9][0-9]-*.md"))
 STUB_MARKER = "<!-- minigpt:stub"
 MATH_PAGES = ("index", "04-self-attention", "08-layer-normalization")
-# The only places outside the site that pages may load from (the CDN copies of MathJax and
-# Mermaid, which test_browser.py serves locally).
-ALLOWED_EXTERNAL_ASSETS = ("https://unpkg.com/mathjax@", "https://unpkg.com/mermaid@")
+# A URL of a script or stylesheet written inside a page's inline code (nbconvert's loaders).
+INLINE_ASSET_URL = re.compile(r"""https?://[^\s"'`)]+\.(?:m?js|css)\b""")
 
 
 class _Page(HTMLParser):
@@ -36,6 +35,8 @@ class _Page(HTMLParser):
         self.assets: list[str] = []  # scripts and stylesheets
         self.ids: set[str] = set()
         self.codes: list[str] = []  # text of every <code> element
+        self.inline_scripts: list[str] = []
+        self.inline_styles: list[str] = []
         self.div_classes: list[str] = []
         self._code_depth = 0
         self._code_text: list[str] = []
@@ -56,6 +57,7 @@ class _Page(HTMLParser):
             self.div_classes.append(attrs["class"])
         if tag == "code":
             self._code_depth += 1
+        self._inline = tag if tag in ("script", "style") and not attrs.get("src") else None
 
     def handle_endtag(self, tag):
         if tag == "code" and self._code_depth:
@@ -67,6 +69,10 @@ class _Page(HTMLParser):
     def handle_data(self, data):
         if self._code_depth:
             self._code_text.append(data)
+        if getattr(self, "_inline", None) == "script":
+            self.inline_scripts.append(data)
+        elif getattr(self, "_inline", None) == "style":
+            self.inline_styles.append(data)
 
 
 def _parse(path: Path) -> _Page:
@@ -124,14 +130,29 @@ def test_internal_links_and_images_resolve(built_site):
     assert not broken, "links to files that are not in the site:\n" + "\n".join(broken)
 
 
-def test_pages_load_nothing_from_outside_but_the_math_and_diagram_libraries(built_site):
+def test_pages_load_nothing_from_another_origin(built_site):
+    """Scripts, stylesheets and images all come from the site (test_browser.py checks the
+    requests a browser actually makes)."""
     external = []
     for page in built_site.pages():
         parsed = _parse(page)
-        for url in [*parsed.assets, *parsed.images]:
-            if "://" in url and not url.startswith(ALLOWED_EXTERNAL_ASSETS):
-                external.append(f"{page.relative_to(built_site.dir)}: {url}")
-    assert not external, "pages load assets from outside the site:\n" + "\n".join(external)
+        urls = [*parsed.assets, *parsed.images]
+        urls += [u for text in parsed.inline_scripts for u in INLINE_ASSET_URL.findall(text)]
+        external += [f"{page.relative_to(built_site.dir)}: {url}" for url in urls if "://" in url]
+    assert not external, "pages load assets from another origin:\n" + "\n".join(external)
+
+
+def test_notebook_pages_share_one_stylesheet(built_site):
+    pages = sorted((built_site.dir / "notebooks").glob("*/index.html"))
+    if not pages:
+        pytest.skip("no notebooks in docs/notebooks yet")
+    for page in pages:
+        parsed = _parse(page)
+        inline = sum(len(style) for style in parsed.inline_styles)
+        assert inline < 20_000, f"{page.parent.name}: {inline:,} characters of inline CSS"
+        sheets = [a for a in parsed.assets if "assets/stylesheets/notebook-" in a]
+        assert len(sheets) == 1, f"{page.parent.name}: no shared notebook stylesheet"
+        assert _resolve(built_site.dir, page, sheets[0]).stat().st_size > 100_000
 
 
 def test_generated_figures_are_valid_svg(built_site):
@@ -139,10 +160,10 @@ def test_generated_figures_are_valid_svg(built_site):
 
     assert FIGURES, "docs/figures registers no figures"
     for path in FIGURES:
-        svg = built_site.dir / path
-        assert svg.is_file(), f"{path} was not generated"
-        root = ET.fromstring(svg.read_bytes())
-        assert root.tag.endswith("svg"), f"{path} is not an SVG document"
+        for svg in (built_site.dir / path, built_site.dir / "figures" / "dark" / path[8:]):
+            assert svg.is_file(), f"{svg} was not generated"
+            root = ET.fromstring(svg.read_bytes())
+            assert root.tag.endswith("svg"), f"{svg} is not an SVG document"
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
@@ -150,7 +171,10 @@ def test_chapter_shows_a_generated_figure(built_site, name):
     if _is_stub(name):
         pytest.skip(f"docs/{name}.md is still a stub")
     images = _parse(_page_html(built_site, name)).images
-    assert any(re.search(r"figures/[^/]+\.svg$", src) for src in images), (
+    light = [src for src in images if re.search(r"figures/[^/]+\.svg#only-light$", src)]
+    dark = [src for src in images if re.search(r"figures/dark/[^/]+\.svg#only-dark$", src)]
+    assert len(light) == len(dark), f"{name}: a figure lacks its light or dark variant"
+    assert light, (
         f"{name}: no generated figure (![...](figures/NN-name.svg), registered in "
         "docs/figures/chNN_*.py)"
     )
@@ -196,6 +220,60 @@ def test_run_blocks_show_their_output(built_site):
 
     ids = GPT2Tokenizer().encode("Every moment is a beginning")
     assert str(ids) in text, "the printed token ids are not the tokenizer's"
+
+
+def test_markdown_run_blocks_become_part_of_the_page(built_site):
+    """Chapter 10's size table is printed as Markdown by a `.run .markdown` block."""
+    from minigpt import MiniGPTConfig
+
+    html = _page_html(built_site, "10-minigpt").read_text(encoding="utf-8")
+    tables = re.findall(r"<table>(.*?)</table>", html, re.S)
+    table = next((t for t in tables if "hidden_dim" in t), None)
+    assert table is not None, "chapter 10 has no table of MiniGPTConfig's fields"
+    assert f">{MiniGPTConfig().hidden_dim:,}<" in table
+    assert "feed-forward width" in table, "the descriptions are not MiniGPTConfig's comments"
+
+
+def test_downloadable_notebooks_install_the_package_and_link_to_the_site(built_site):
+    """The .ipynb offered on each notebook page runs outside a clone of the repository."""
+    import json
+
+    config = mdtools.load_mkdocs_yaml(REPO_ROOT / "mkdocs.yml")
+    site_url = f"http://127.0.0.1:{built_site.port}/"
+    notebooks = sorted((built_site.dir / "notebooks").glob("*.ipynb"))
+    if not NOTEBOOK_SOURCES:
+        pytest.skip("no notebooks in docs/notebooks yet")
+    assert len(notebooks) == len(NOTEBOOK_SOURCES)
+    for path in notebooks:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        install = "".join(cells[0]["source"])
+        assert cells[0]["cell_type"] == "code" and 'find_spec("minigpt") is None' in install
+        assert f"git+{config['repo_url'].rstrip('/')}.git" in install, install
+        markdown = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        relative = re.findall(r"\]\((?!https?://)[^)]*\.(?:md|py)\b[^)]*\)", markdown)
+        assert not relative, f"{path.name}: links to files, not pages: {relative}"
+        assert site_url in markdown, f"{path.name}: no link to the guide's pages"
+
+
+def test_install_cell_installs_only_when_the_package_is_missing(monkeypatch):
+    import importlib.util
+    import subprocess
+    import types
+
+    spec = importlib.util.spec_from_file_location(
+        "notebooks_hook", DOCS_DIR / "hooks" / "notebooks.py"
+    )
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    monkeypatch.setenv("GITHUB_SHA", "0123abc")
+    source = hook.install_cell_source(types.SimpleNamespace(repo_url="https://github.com/o/r/"))
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: calls.append(args[0]))
+    exec(compile(source, "install cell", "exec"), {})  # minigpt is importable here
+    assert calls == []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    exec(compile(source, "install cell", "exec"), {})
+    assert calls and calls[0][-1] == "minigpt @ git+https://github.com/o/r.git@0123abc"
 
 
 def _nav_notebooks() -> list[str]:

@@ -47,5 +47,6 @@ from . import (  # noqa: E402, F401 - importing a chapter's module registers its
     ch11_train_and_sample,
 )
 from .registry import FIGURES, figure, render_figure  # noqa: E402
+from .style import dark_variant  # noqa: E402
 
-__all__ = ["FIGURES", "figure", "render_figure"]
+__all__ = ["FIGURES", "dark_variant", "figure", "render_figure"]

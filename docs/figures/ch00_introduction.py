@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .registry import figure
-from .style import EXAMPLE_TEXT, NEUTRAL, PALETTE, shown
+from .style import EXAMPLE_TEXT, MUTED, NEUTRAL, PALETTE, ink_on, shown
 
 
 def _token_boxes(ax: Any, tokens: list[str], x: float, y: float, color: str) -> float:
@@ -36,7 +36,7 @@ def _token_boxes(ax: Any, tokens: list[str], x: float, y: float, color: str) -> 
             label,
             ha="center",
             va="center",
-            color="white",
+            color=ink_on(color),
             family="monospace",
             fontsize=11,
         )
@@ -55,7 +55,7 @@ def generation_loop() -> Figure:
     right = 0.0
     for step in range(1, len(tokens)):
         y = steps - step
-        end = _token_boxes(ax, tokens[:step], 0.0, y, NEUTRAL)
+        end = _token_boxes(ax, tokens[:step], 0.0, y, MUTED)
         ax.annotate(
             "",
             xy=(end + 0.5, y),

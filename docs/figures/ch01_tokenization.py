@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .registry import figure
-from .style import EXAMPLE_TEXT, NEUTRAL, PALETTE, shown
+from .style import EXAMPLE_TEXT, MIN_FONT_SIZE, NEUTRAL, PALETTE, ink_on, shown
 
 
 @figure("figures/01-tokens.svg")
@@ -52,7 +52,7 @@ def colored_tokens() -> Figure:
                 label,
                 ha="center",
                 va="center",
-                color="white",
+                color=ink_on(PALETTE[k % len(PALETTE)]),
                 family="monospace",
                 fontsize=10.5,
             )
@@ -63,7 +63,7 @@ def colored_tokens() -> Figure:
                 ha="center",
                 va="center",
                 family="monospace",
-                fontsize=8.5,
+                fontsize=MIN_FONT_SIZE,
             )
             x += w + gap
     ax.set_xlim(-0.02, width)
@@ -120,9 +120,9 @@ def bpe_merges() -> Figure:
                 start = spans[-1][1]
             for token_id, span in zip(ids, spans):
                 if r == len(steps) - 1:  # the finished token
-                    face, edge, color = PALETTE[2], "none", "white"
+                    face, edge, color = PALETTE[2], "none", ink_on(PALETTE[2])
                 elif r > 0 and span not in before:  # made by this row's merge
-                    face, edge, color = PALETTE[0], "none", "white"
+                    face, edge, color = PALETTE[0], "none", ink_on(PALETTE[0])
                 else:
                     face, edge, color = "none", NEUTRAL, NEUTRAL
                 x, w = x0 + span[0] * unit, (span[1] - span[0]) * unit
@@ -156,7 +156,7 @@ def bpe_merges() -> Figure:
                         ha="center",
                         va="center",
                         family="monospace",
-                        fontsize=8.5,
+                        fontsize=MIN_FONT_SIZE,
                     )
             before = set(spans)
         x0 += len(chunk.encode("utf-8")) * unit + gap

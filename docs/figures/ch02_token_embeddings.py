@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .registry import figure
-from .style import EXAMPLE_TEXT, NEUTRAL, PALETTE, colorbar, shown
+from .style import EXAMPLE_TEXT, NEUTRAL, PALETTE, colorbar, ink_on, shown
 
 
 def _cell_grid(ax, rows: int, cols: int) -> None:
@@ -52,7 +52,7 @@ def one_hot_lookup() -> Figure:
         vmax=1,
     )
     for r, c in enumerate(ids.tolist()):
-        ax.text(c, r, "1", ha="center", va="center", color="white", fontsize=9)
+        ax.text(c, r, "1", ha="center", va="center", color=ink_on(PALETTE[2]), fontsize=9)
     ax.set_xticks(range(chars.vocab_size), labels, family="monospace")
     ax.set_yticks(
         range(len(ids)), [f"{chars.chars[i]}  {i}" for i in ids.tolist()], family="monospace"

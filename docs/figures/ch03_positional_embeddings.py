@@ -44,14 +44,14 @@ def sinusoids() -> Figure:
     positions, dims = 100, 64
     table = sinusoidal_table(positions, dims)
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(10, 3.9), gridspec_kw={"width_ratios": [1.5, 1]}
+        1, 2, figsize=(8.8, 3.8), gridspec_kw={"width_ratios": [1.5, 1]}
     )
     for k, dim in enumerate((4, 10, 16, 24, 32)):
         left.plot(table[:, dim].numpy(), label=f"dim {dim}", color=PALETTE[k], linewidth=1.6)
     left.set_xlabel("position")
     left.set_ylabel("value")
     left.set_xlim(0, positions - 1)
-    left.legend(loc="upper right", ncols=5, fontsize=9, bbox_to_anchor=(1, 1.16))
+    left.legend(loc="lower left", ncols=5, fontsize=9, bbox_to_anchor=(0, 1.0), handlelength=1.2)
     left.grid(True)
     image = right.imshow((table @ table.T).numpy(), cmap="viridis", interpolation="nearest")
     right.set_title("row · row (dot products)", fontsize=10.5)

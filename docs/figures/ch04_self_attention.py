@@ -8,7 +8,15 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .registry import figure
-from .style import EXAMPLE_TEXT, NEUTRAL, PALETTE, attention_heatmap, shown
+from .style import (
+    EXAMPLE_TEXT,
+    MIN_FONT_SIZE,
+    NEUTRAL,
+    PALETTE,
+    attention_heatmap,
+    plain_log_ticks,
+    shown,
+)
 
 
 def example_self_attention() -> tuple[list[str], Any, Any]:
@@ -32,7 +40,7 @@ def example_self_attention() -> tuple[list[str], Any, Any]:
 
 @figure("figures/04-qkv.svg")
 def attention_qkv() -> Figure:
-    """Step 1: the query, key and value vector of every token of the example."""
+    """Step 1: the query, key and value vector of every token of the example, one per column."""
     import torch
 
     labels, x, attention = example_self_attention()
@@ -43,13 +51,13 @@ def attention_qkv() -> Figure:
             "values  V = x W_V": attention.value(x)[0],
         }
     vmax = max(float(p.abs().max()) for p in parts.values())
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.0))
+    fig, axes = plt.subplots(1, 3, figsize=(8.6, 4.6), sharey=True)
     dims = [str(i) for i in range(attention.query.out_features)]
     for ax, (title, matrix) in zip(axes, parts.items()):
-        attention_heatmap(ax, matrix, labels, dims, title=title, signed=True, vmax=vmax, fontsize=8)
-        ax.set_xlabel("dimension")
-    for ax in axes[1:]:
-        ax.set_yticklabels([])
+        attention_heatmap(ax, matrix.T, dims, labels, title=title, signed=True, vmax=vmax)
+        ax.set_aspect("auto")
+    axes[0].set_ylabel("dimension")
+    fig.supxlabel("token (each column is that token's vector)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -67,24 +75,24 @@ def attention_scores_to_weights() -> Figure:
         scores = q @ k.T
         scaled = scores / math.sqrt(q.shape[-1])
         weights = torch.softmax(scaled, dim=-1)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.0))
     vmax = float(scores.abs().max())
-    attention_heatmap(
-        axes[0], scores, labels, labels, title="2. scores  Q K\u1d40", signed=True, vmax=vmax
-    )
-    attention_heatmap(
-        axes[1],
-        scaled,
+    return three_maps(
         labels,
-        labels,
-        title=f"3. scaled  Q K\u1d40 / \u221a{q.shape[-1]}",
-        signed=True,
-        vmax=vmax,
+        (
+            (scores, "2. scores  Q K\u1d40", True, vmax),
+            (scaled, f"3. scaled  Q K\u1d40 / \u221a{q.shape[-1]}", True, vmax),
+            (weights, "4. softmax: weights", False, 1.0),
+        ),
     )
-    attention_heatmap(axes[2], weights, labels, labels, title="4. softmax: weights", vmax=1.0)
+
+
+def three_maps(labels: list[str], maps: tuple) -> Figure:
+    """Three token × token heatmaps side by side: (matrix, title, signed, vmax) each."""
+    fig, axes = plt.subplots(1, 3, figsize=(8.6, 3.9), sharey=True)
+    for ax, (matrix, title, signed, vmax) in zip(axes, maps):
+        attention_heatmap(ax, matrix, labels, labels, title=title, signed=signed, vmax=vmax)
     axes[0].set_ylabel("query: the token looking")
-    for ax in axes:
-        ax.set_xlabel("key: the token looked at")
+    fig.supxlabel("key: the token looked at", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -101,37 +109,25 @@ def attention_context() -> Figure:
     dims = [str(i) for i in range(values.shape[-1])]
     vmax = max(float(values.abs().max()), float(context.abs().max()))
     fig, axes = plt.subplots(
-        1, 3, figsize=(12, 3.4), gridspec_kw={"width_ratios": [5, 8, 8], "wspace": 0.12}
+        2,
+        2,
+        figsize=(8.8, 5.6),
+        gridspec_kw={"width_ratios": [5, 8.5], "wspace": 0.32, "hspace": 0.5},
     )
-    attention_heatmap(axes[0], weights[0], labels, labels, title="weights", vmax=1.0, fontsize=8)
+    (weights_ax, values_ax), (sign_ax, context_ax) = axes
+    attention_heatmap(weights_ax, weights[0], labels, labels, title="weights", vmax=1.0)
+    attention_heatmap(values_ax, values, labels, dims, title="values  V", signed=True, vmax=vmax)
     attention_heatmap(
-        axes[1], values, labels, dims, title="values  V", signed=True, vmax=vmax, fontsize=8
+        context_ax, context[0], labels, dims, title="context = weights @ V", signed=True, vmax=vmax
     )
-    attention_heatmap(
-        axes[2],
-        context[0],
-        labels,
-        dims,
-        title="context = weights @ V",
-        signed=True,
-        vmax=vmax,
-        fontsize=8,
-    )
-    for ax in axes[1:]:
-        ax.set_yticklabels([])
+    for ax in (weights_ax, values_ax, context_ax):
+        ax.set_aspect("auto")  # cells wider than tall: room for the numbers
+    for ax in (values_ax, context_ax):
         ax.set_xlabel("dimension")
-    for ax, symbol in ((axes[0], "@"), (axes[1], "=")):
-        ax.annotate(
-            symbol,
-            xy=(1.0, 0.5),
-            xycoords="axes fraction",
-            xytext=(13, 0),
-            textcoords="offset points",
-            ha="center",
-            va="center",
-            fontsize=16,
-            color=NEUTRAL,
-        )
+    sign_ax.axis("off")
+    sign_ax.text(
+        1.0, 0.5, "weights @ V =", ha="right", va="center", fontsize=13, transform=sign_ax.transAxes
+    )
     return fig
 
 
@@ -154,7 +150,7 @@ def attention_scaling() -> Figure:
         scaled_var.append(scaled.var().item())
         raw_top.append(torch.softmax(raw, dim=-1).amax(dim=-1).mean().item())
         scaled_top.append(torch.softmax(scaled, dim=-1).amax(dim=-1).mean().item())
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.7))
     left.plot(dims, raw_var, "o-", color=PALETTE[3], label="raw  q\u00b7k")
     left.plot(dims, scaled_var, "o-", color=PALETTE[0], label="scaled  q\u00b7k / \u221ad\u2096")
     left.set(
@@ -167,7 +163,7 @@ def attention_scaling() -> Figure:
     right.plot(dims, raw_top, "o-", color=PALETTE[3], label="raw")
     right.plot(dims, scaled_top, "o-", color=PALETTE[0], label="scaled")
     right.axhline(1 / 5, color=NEUTRAL, lw=1, ls=":")
-    right.text(dims[-1], 1 / 5 + 0.02, "uniform (1/5)", ha="right", fontsize=9)
+    right.text(dims[-1], 1 / 5 + 0.02, "uniform (1/5)", ha="right", fontsize=MIN_FONT_SIZE)
     right.set(
         xscale="log",
         ylim=(0, 1.05),
@@ -175,6 +171,7 @@ def attention_scaling() -> Figure:
         ylabel="largest weight in a row (mean)",
         title="softmax over 5 keys",
     )
+    plain_log_ticks(left)
     for ax in (left, right):
         ax.set_xticks(dims, [str(d) for d in dims])
         ax.minorticks_off()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from minigpt.attention_maps import head_statistics, load_attention_maps
 
-from .ch04_self_attention import example_self_attention
+from .ch04_self_attention import example_self_attention, three_maps
 from .registry import figure
-from .style import EXAMPLE_TEXT, NEUTRAL, PALETTE, attention_heatmap, run_file, shown
+from .style import EXAMPLE_TEXT, MIN_FONT_SIZE, NEUTRAL, PALETTE, ink_on, run_file, shown
 
 # The committed run whose attention maps on the running example the trained-head figures show,
 # written by `minigpt.attention_maps.export_attention_maps` from the run's checkpoint.
@@ -41,7 +40,7 @@ def causal_mask_figure() -> Figure:
                 ha="center",
                 va="center",
                 fontsize=13,
-                color="white" if allowed else NEUTRAL,
+                color=ink_on(PALETTE[0]) if allowed else NEUTRAL,
                 weight="bold",
             )
     for edge in range(len(labels) + 1):
@@ -74,103 +73,130 @@ def masking_figure() -> Figure:
         scaled = q @ k.T / math.sqrt(q.shape[-1])
         masked = scaled.masked_fill(~causal_mask(len(labels)), float("-inf"))
         weights = torch.softmax(masked, dim=-1)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.0))
     vmax = float(scaled.abs().max())
-    attention_heatmap(
-        axes[0], scaled, labels, labels, title="scaled scores", signed=True, vmax=vmax
-    )
-    attention_heatmap(
-        axes[1],
-        masked,
+    return three_maps(
         labels,
-        labels,
-        signed=True,
-        vmax=vmax,
-        title="masked: later tokens \u2192 \u2212\u221e",
+        (
+            (scaled, "scaled scores", True, vmax),
+            (masked, "masked: later tokens \u2192 \u2212\u221e", True, vmax),
+            (weights, "softmax: causal weights", False, 1.0),
+        ),
     )
-    attention_heatmap(axes[2], weights, labels, labels, title="softmax: causal weights", vmax=1.0)
-    axes[0].set_ylabel("query: the token looking")
-    for ax in axes:
-        ax.set_xlabel("key: the token looked at")
-    fig.tight_layout()
-    return fig
 
 
-def _head_grid(
-    data: dict[str, Any],
-    heads: list[tuple[int, int]],
-    columns: int,
-    panel: float,
-    tick_size: float,
-    titles: list[str] | None = None,
-) -> Figure:
-    """Heatmaps of the given (layer, head) pairs of an exported attention map."""
+# The textbook heads of chapter 5 on the running example: (the token looking, the token looked at).
+TEXTBOOK_HEADS = {
+    "meaning": (" beginning", " moment"),
+    "grammar": (" moment", "Every"),
+    "structure": (" beginning", " is"),
+}
+
+
+@figure("figures/05-textbook-heads.svg")
+def textbook_heads_figure() -> Figure:
+    """The meaning, grammar and structure heads of the classic illustration, as causal attention
+    patterns made by hand exactly as on the page: each later token's query matches one earlier
+    token's key."""
+    import torch
+
+    from minigpt.multi_head_attention import causal_mask
+    from minigpt.self_attention import scaled_dot_product_attention
+    from minigpt.tokenization import GPT2Tokenizer
+
+    from .ch04_self_attention import three_maps
+
+    tokens = GPT2Tokenizer().tokens(EXAMPLE_TEXT)
+    maps = []
+    for name, (looking, looked_at) in TEXTBOOK_HEADS.items():
+        q, k = torch.zeros(len(tokens), 4), torch.zeros(len(tokens), 4)
+        q[tokens.index(looking), 0] = 3.0
+        k[tokens.index(looked_at), 0] = 3.0
+        _, weights = scaled_dot_product_attention(
+            q, k, torch.zeros_like(q), causal_mask(len(tokens))
+        )
+        title = f"{name}: {shown(looking.strip())} \u2192 {shown(looked_at.strip())}"
+        maps.append((weights, title, False, 1.0))
+    return three_maps([shown(t) for t in tokens], tuple(maps))
+
+
+def _heatmap(ax: Any, weights: Any, labels: list[str] | None, title: str) -> Any:
+    """One head's causal attention map; `labels` (or None) name the characters on the axes."""
     import numpy as np
 
-    weights = np.asarray(data["attention"])
-    labels = [shown(t) for t in data["tokens"]]
-    rows = -(-len(heads) // columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(panel * columns, panel * rows + 0.4), squeeze=False
-    )
-    cmap = matplotlib.colormaps["viridis"]
-    hidden = np.triu(np.ones(weights.shape[-2:], dtype=bool), k=1)  # masked: left blank
-    for n, ax in enumerate(axes.flat):
-        if n >= len(heads):
-            ax.axis("off")
-            continue
-        layer, head = heads[n]
-        ax.imshow(np.ma.masked_array(weights[layer, head], hidden), cmap=cmap, vmin=0.0, vmax=1.0)
-        ax.set_title(titles[n] if titles else f"layer {layer}, head {head}", fontsize=10)
-        ticks = range(len(labels))
-        ax.set_xticks(
-            ticks,
-            labels if n // columns == rows - 1 or titles else [],
-            fontsize=tick_size,
-            family="monospace",
-        )
-        ax.set_yticks(
-            ticks,
-            labels if n % columns == 0 or titles else [],
-            fontsize=tick_size,
-            family="monospace",
-        )
-        ax.tick_params(length=0, pad=1)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-    fig.tight_layout()
-    colorbar = fig.colorbar(
-        matplotlib.cm.ScalarMappable(cmap=cmap), ax=axes, shrink=0.6, pad=0.015, aspect=40
-    )
-    colorbar.set_label("attention weight")
-    colorbar.outline.set_visible(False)
-    return fig
+    hidden = np.triu(np.ones(weights.shape, dtype=bool), k=1)  # masked: left blank
+    image = ax.imshow(np.ma.masked_array(weights, hidden), cmap="viridis", vmin=0.0, vmax=1.0)
+    ax.set_title(title, fontsize=10)
+    ticks = range(len(labels)) if labels else []
+    ax.set_xticks(ticks, labels or [], family="monospace", fontsize=MIN_FONT_SIZE)
+    ax.set_yticks(ticks, labels or [], family="monospace", fontsize=MIN_FONT_SIZE)
+    ax.tick_params(length=0, pad=1)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return image
+
+
+def _weight_colorbar(fig: Figure, image: Any, axes: Any, **kwargs: Any) -> None:
+    bar = fig.colorbar(image, ax=axes, **kwargs)
+    bar.set_label("attention weight")
+    bar.outline.set_visible(False)
 
 
 @figure("figures/05-trained-heads.svg")
 def trained_heads_figure() -> Figure:
-    """Every head of the trained character-level model on the running example."""
+    """Every head of the trained character-level model on the running example: an overview,
+    layers in rows and heads in columns (the enlarged figure below names the characters)."""
+    import numpy as np
+
     data = load_attention_maps(run_file(ATTENTION_RUN, "attention.json"))
-    heads = [
-        (layer, head) for layer in range(data["num_layers"]) for head in range(data["num_heads"])
-    ]
-    return _head_grid(data, heads, columns=data["num_heads"], panel=2.9, tick_size=7.5)
+    weights = np.asarray(data["attention"])
+    layers, heads = data["num_layers"], data["num_heads"]
+    fig, axes = plt.subplots(
+        layers,
+        heads,
+        figsize=(1.9 * heads + 1.2, 1.9 * layers + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    for (layer, head), ax in np.ndenumerate(axes):
+        image = _heatmap(ax, weights[layer, head], None, f"head {head}" if layer == 0 else "")
+        if head == 0:
+            ax.set_ylabel(f"layer {layer}", fontsize=10)
+    fig.supxlabel("key: the character looked at (left to right)", fontsize=10)
+    fig.supylabel("query: the character looking (top to bottom)", fontsize=10)
+    _weight_colorbar(fig, image, axes, shrink=0.6, aspect=40)
+    return fig
 
 
 @figure("figures/05-head-patterns.svg")
 def head_patterns_figure() -> Figure:
-    """The heads that most clearly follow three common patterns, enlarged."""
+    """The heads that most clearly follow three common patterns, enlarged, and the uniform
+    reference: a head that spreads its weight evenly over everything it may see."""
+    import numpy as np
+
+    from minigpt.multi_head_attention import causal_mask
+
     data = load_attention_maps(run_file(ATTENTION_RUN, "attention.json"))
+    weights = np.asarray(data["attention"])
+    labels = [shown(t) for t in data["tokens"]]
     stats = head_statistics(data)
-    chosen, titles = [], []
+    panels = []
     for key, name in (
         ("previous", "previous character"),
         ("first", "first character"),
         ("spaces", "spaces"),
     ):
         best = max(stats, key=lambda row: row[key])
-        chosen.append((best["layer"], best["head"]))
-        titles.append(
-            f"layer {best['layer']}, head {best['head']}: {name}\n(mean weight {best[key]:.2f})"
+        panels.append(
+            (
+                weights[best["layer"], best["head"]],
+                f"layer {best['layer']}, head {best['head']}: {name}\n"
+                f"(mean weight {best[key]:.2f})",
+            )
         )
-    return _head_grid(data, chosen, columns=3, panel=4.2, tick_size=8, titles=titles)
+    mask = causal_mask(len(labels)).double().numpy()
+    panels.append((mask / mask.sum(axis=-1, keepdims=True), "uniform reference\n(no preference)"))
+    fig, axes = plt.subplots(2, 2, figsize=(8.4, 8.7), layout="constrained")
+    for ax, (matrix, title) in zip(axes.flat, panels):
+        image = _heatmap(ax, matrix, labels, title)
+    _weight_colorbar(fig, image, axes, location="bottom", shrink=0.5, aspect=40)
+    return fig

@@ -23,7 +23,7 @@ def gelu_vs_relu() -> Figure:
         ("GELU, exact: x·Φ(x)", F.gelu, PALETTE[0], "-"),
         ("GELU, tanh approximation (GPT-2)", FeedForward(1).activation, PALETTE[3], (0, (4, 3))),
     )
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.8))
     for label, function, color, style in curves:
         y = function(x)
         (slope,) = torch.autograd.grad(y.sum(), x)

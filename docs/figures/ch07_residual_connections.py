@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .registry import figure
-from .style import PALETTE
+from .style import PALETTE, plain_log_ticks
 
 
 @figure("figures/07-gradient-norms.svg")
@@ -33,6 +33,7 @@ def gradient_norms() -> Figure:
     ax.set_xlabel("layer (1 = nearest the input, 24 = nearest the loss)")
     ax.set_ylabel("gradient norm of the layer's parameters")
     ax.set_xlim(0.5, 24.5)
+    plain_log_ticks(ax)
     ax.grid(True, which="major")
     ax.legend(loc="lower right", fontsize=9)
     return fig

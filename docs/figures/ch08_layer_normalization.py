@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .registry import figure
-from .style import PALETTE
+from .style import PALETTE, plain_log_ticks
 
 
 @figure("figures/08-activation-scale.svg")
@@ -24,7 +24,7 @@ def activation_scale() -> Figure:
 
     num_layers, dim = 24, 64
     norm = LayerNorm(dim)  # γ = 1, β = 0, as every LayerNorm starts: one can serve all layers
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(6.2, 4.2))
     for gain, color in zip((1.0, 2.0, 3.0), (PALETTE[0], PALETTE[1], PALETTE[3])):
         for layer_norm, style in ((False, "-"), (True, (0, (4, 3)))):
             torch.manual_seed(0)
@@ -49,6 +49,7 @@ def activation_scale() -> Figure:
     ax.set_xlabel("sub-layers passed (each: x + f(x))")
     ax.set_ylabel("standard deviation of the stream")
     ax.set_xlim(0, num_layers)
+    plain_log_ticks(ax)
     ax.grid(True, which="major")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     return fig
@@ -67,7 +68,7 @@ def layer_norm_histograms() -> Figure:
     before = offsets + scales * torch.randn(5, 768)  # five 768-dimensional vectors
     with torch.no_grad():
         after = LayerNorm(768)(before)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.6))
     for i, color in enumerate(PALETTE[:5]):
         label = f"vector {i + 1}: mean {before[i].mean():.1f}, std {before[i].std():.1f}"
         for ax, values, edges in (

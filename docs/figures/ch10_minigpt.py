@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .registry import figure
-from .style import PALETTE, run_summary
+from .style import PALETTE, ink_on, run_summary
 
 
 def _guide_models() -> dict[str, Any]:
@@ -77,7 +77,7 @@ def parameter_breakdown() -> Figure:
                     f"{width:.0f}%",
                     ha="center",
                     va="center",
-                    color="white",
+                    color=ink_on(color),
                     fontsize=9,
                 )
         left = [a + b for a, b in zip(left, widths)]
@@ -144,7 +144,7 @@ def temperature_distributions() -> Figure:
     temperatures = (0.5, 1.0, 2.0)
     order = torch.argsort(logits, descending=True)[:12]  # the 12 most likely characters
     labels = [repr(tokenizer.decode([i]))[1:-1].replace(" ", "␣") or "?" for i in order.tolist()]
-    fig, axes = plt.subplots(1, len(temperatures), figsize=(10, 3.4), sharey=True)
+    fig, axes = plt.subplots(1, len(temperatures), figsize=(8.8, 3.5), sharey=True)
     for ax, temperature, color in zip(axes, temperatures, PALETTE):
         probabilities = torch.softmax(logits / temperature, dim=-1)
         ax.bar(range(len(order)), probabilities[order].numpy(), color=color)

@@ -34,7 +34,7 @@ def loss_curves() -> Figure:
         if run_file(name, "metrics.jsonl").is_file()
     }
     fig, (loss_ax, lr_ax) = plt.subplots(
-        1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [2.2, 1]}
+        1, 2, figsize=(8.8, 3.9), gridspec_kw={"width_ratios": [2.2, 1]}
     )
     if not runs:
         for ax in (loss_ax, lr_ax):

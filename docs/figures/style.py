@@ -1,7 +1,15 @@
 """What the chapters' figures share: the style, the running example, and drawing helpers.
 
-Colours: the background is transparent and text, axes and grid lines use `NEUTRAL`, a mid
-grey that reads on both the light and the dark theme. Use `PALETTE` for data.
+Colours: the background is transparent; text, axes and grid lines use `NEUTRAL`, a dark grey
+for the site's light theme. Every figure also exists in a dark-theme variant
+(`dark_variant`), in which `NEUTRAL` becomes `NEUTRAL_DARK`; both keep text at 4.5:1 contrast
+or more on their theme's background. Use `PALETTE` for data, and `ink_on(colour)` for text
+drawn on a coloured shape.
+
+Size: the site shows a figure at its natural size, shrunk to the content column when wider
+(`COLUMN_PX`). Keep figures at most `FIGURE_MAX_WIDTH` inches wide and text at `MIN_FONT_SIZE`
+points or more, so no text is smaller than 11 CSS pixels on a desktop screen
+(tests/test_figures.py checks it).
 """
 
 from __future__ import annotations
@@ -21,8 +29,17 @@ EXAMPLE_TEXT = "Every moment is a beginning"  # the guide's running example
 # Committed training runs (chapters 5, 10, 11): docs/runs/<preset>/{metrics.jsonl,run.json,...}.
 RUNS_DIR = Path(__file__).resolve().parents[1] / "runs"
 
-NEUTRAL = "#8a8f98"  # text, axes, ticks and grid: readable on white and on Material's slate
+NEUTRAL = "#555b65"  # text, axes, ticks and grid on the light theme: 6.8:1 on white
+NEUTRAL_DARK = "#b4b9c2"  # the same in the dark variant: 8.2:1 on Material's slate (#1e2029)
+MUTED = "#6b7280"  # a grey fill that shows on both themes (white text on it: 4.8:1)
 PALETTE = ("#4c8bf5", "#f39c34", "#3fb68b", "#e5566b", "#a173e0", "#2fb5c8", "#c9a227")
+
+# The content column at a 1400 px wide window (docs/stylesheets/extra.css widens Material's
+# grid), the width a desktop reader sees figures at; and what keeps their text readable there.
+COLUMN_PX = 860
+FIGURE_MAX_WIDTH = COLUMN_PX / 96  # inches: matplotlib's SVGs have 72 pt = 96 CSS px per inch
+MIN_FONT_SIZE = 9  # points: 12 CSS px at natural size
+MIN_TEXT_PX = 11  # the smallest text a reader should meet, in CSS px
 
 STYLE: dict[str, Any] = {
     "svg.fonttype": "none",  # keep text as text: small files, crisp at any zoom
@@ -67,9 +84,46 @@ def figure_style() -> Iterator[None]:
         yield
 
 
+def dark_variant(svg: str) -> str:
+    """The dark-theme version of a figure's SVG: the light theme's ink becomes `NEUTRAL_DARK`."""
+    return svg.replace(NEUTRAL, NEUTRAL_DARK)
+
+
+def _luminance(color: Any) -> float:
+    """WCAG relative luminance of a matplotlib colour."""
+    from matplotlib.colors import to_rgb
+
+    channels = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(color)]
+    return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+
+def contrast(first: Any, second: Any) -> float:
+    """WCAG contrast ratio of two colours, from 1 (none) to 21 (black on white)."""
+    light, dark = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def ink_on(face: Any) -> str:
+    """Near-black or white, whichever reads better on a shape filled with `face`."""
+    return max(("#111111", "#ffffff"), key=lambda ink: contrast(ink, face))
+
+
 def shown(token: str) -> str:
     """A token's text with its spaces and newlines made visible (␣ and ↵)."""
     return token.replace(" ", "\u2423").replace("\n", "\u21b5")
+
+
+def plain_log_ticks(ax: Any, axis: str = "y") -> None:
+    """Label a log axis 1, 10, 100 or 1e−14 instead of 10 with a superscript: matplotlib
+    draws exponents at 70% size, below the figures' smallest text."""
+    from matplotlib.ticker import FuncFormatter
+
+    def label(value: float, _position: Any) -> str:
+        if 1e-3 <= value < 1e4:
+            return f"{value:g}"
+        return f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e").replace("-", "\u2212")
+
+    getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(label))
 
 
 def colorbar(fig: Figure, image: Any, ax: Any, **kwargs: Any) -> Any:
@@ -103,7 +157,7 @@ def attention_heatmap(
     signed: bool = False,
     fmt: str = "{:.2f}",
     vmax: float | None = None,
-    fontsize: float = 9,
+    fontsize: float = MIN_FONT_SIZE,
     numbers: bool = True,
 ) -> Any:
     """Draw `matrix` as a heatmap with its values written in the cells.
@@ -123,15 +177,13 @@ def attention_heatmap(
     if numbers:
         for (i, j), value in np.ndenumerate(values):
             if not np.isfinite(value):
-                text, color = ("\u2212\u221e" if value < 0 else "+\u221e"), "white"
+                text, color = ("\u2212\u221e" if value < 0 else "+\u221e"), ink_on(cmap.get_bad())
             else:
-                red, green, blue, _ = cmap((value - vmin) / (vmax - vmin))
-                bright = 0.299 * red + 0.587 * green + 0.114 * blue > 0.55
                 text = fmt.format(value)
                 if float(text) == 0:  # no "−0.00"
                     text = text.lstrip("-")
                 text = text.replace("-", "\u2212")
-                color = "#111111" if bright else "white"
+                color = ink_on(cmap((value - vmin) / (vmax - vmin)))
             ax.text(j, i, text, ha="center", va="center", color=color, fontsize=fontsize)
     ax.set_xticks(range(len(cols)), cols, rotation=90 if max(map(len, cols)) > 2 else 0)
     ax.set_yticks(range(len(rows)), rows)

@@ -4,7 +4,8 @@
   Jupyter kernels that execute the notebooks), so `import minigpt` works without installing it.
   `docs/` goes on `sys.path` too, for the guide's figure code (`import figures`).
 * `TIKTOKEN_CACHE_DIR` defaults to `../shared/tiktoken-cache` beside the repository when that
-  folder exists, so GPT-2's tokenizer loads offline.
+  folder exists, so GPT-2's tokenizer loads offline; `MINIGPT_TINYSHAKESPEARE` likewise to
+  `../shared/data/tinyshakespeare/input.txt` (chapter 11 reads the training split's size).
 Before each build (`mkdocs serve` rebuilds in the same process) the `minigpt` and `figures`
 modules are dropped from `sys.modules`, so figures and `.run` blocks always use the code as it
 is now.
@@ -33,6 +34,9 @@ def on_config(config):
     cache = root.parent / "shared" / "tiktoken-cache"
     if "TIKTOKEN_CACHE_DIR" not in os.environ and cache.is_dir():
         os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+    corpus = root.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
+    if "MINIGPT_TINYSHAKESPEARE" not in os.environ and corpus.is_file():
+        os.environ["MINIGPT_TINYSHAKESPEARE"] = str(corpus)
     return config
 
 

@@ -31,6 +31,9 @@ and everything it prints appears right below it, in an "Output" block:
 * They run with the repository root as the working directory (in the build and in pytest), so
   `Path("docs/runs/...")` works.
 * Other attributes combine as usual: ```` ```{.python .run title="attention.py"} ````.
+* With the class `.markdown` (```` ```{.python .run .markdown} ````) what the block prints is
+  Markdown, inserted into the page as it is (a table generated from the code, say) instead of
+  an Output block.
 * Plain ```` ```python ```` blocks are shown but not run at build time (pytest still runs
   each one on its own), and ```` ```{.python notest} ```` is neither run nor tested.
 
@@ -59,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mdtools  # noqa: E402
 
 OUTPUT_CLASS = "output"
+MARKDOWN_CLASS = "markdown"  # a .run block whose output is Markdown for the page
 
 _expanders: dict[int, object] = {}
 
@@ -141,6 +145,10 @@ def run_blocks(
         if not output.strip():
             continue
         body = output.rstrip("\n").split("\n")
+        if MARKDOWN_CLASS in fence.classes[1:]:
+            block = ["", *[f"{fence.indent}{line}" if line else "" for line in body], ""]
+            lines[fence.end + 1 : fence.end + 1] = block
+            continue
         longest = max((len(run) for line in body for run in re.findall(r"`+", line)), default=0)
         ticks = "`" * max(3, longest + 1)
         block = [

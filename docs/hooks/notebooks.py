@@ -3,7 +3,9 @@
 mkdocs-jupyter executes and renders each notebook. This hook adds what it lacks:
 
 * Nav entries under "Notebooks" whose file does not exist (yet) are dropped, with a log line.
-* Each notebook is also offered as a generated `.ipynb` (no outputs) next to its page.
+* Each notebook is also offered as a generated `.ipynb` (no outputs) next to its page, ready to
+  run anywhere (see `downloadable`): its first cell installs `minigpt` when it is missing, and
+  its links lead to the guide's pages on the site.
 * Each notebook page gets a row of buttons: download .ipynb, download .py, Open in Colab.
 * Links from a notebook to a page, written as in Jupyter relative to the notebook file
   (`[chapter 1](../01-tokenization.md#bpe)`), become links to that page on the site; a link to
@@ -13,7 +15,8 @@ mkdocs-jupyter executes and renders each notebook. This hook adds what it lacks:
 * In any page, a link written `[Open in Colab](colab:notebooks/01_tokenization.py)` becomes the
   Colab address of that notebook's `.ipynb`, when the GitHub repository is known
   (MINIGPT_COLAB_REPO="owner/repo", else GITHUB_REPOSITORY, which GitHub Actions sets). Without
-  it the link points to the notebook's page on this site, so local builds stay link-clean.
+  it there is no notebook for Colab to open, so the link is left out, with its lead-in
+  (", or", " · " or the parentheses around it).
   Colab opens `https://colab.research.google.com/github/OWNER/REPO/blob/BRANCH/NAME.ipynb`; the
   Pages workflow publishes the generated .ipynb files to the branch MINIGPT_COLAB_BRANCH
   (default `colab-notebooks`).
@@ -48,6 +51,11 @@ log = get_plugin_logger("notebooks")
 NOTEBOOK_DIR = "notebooks/"
 SOURCE_HASH_KEY = "minigpt_source_sha256"  # metadata key of an executed copy
 COLAB_LINK = re.compile(r"\]\(colab:(?P<path>[^)\s]+\.py)\)")
+COLAB_MENTION = re.compile(  # an "Open in Colab" link with the words that lead to it
+    r"(?:,?\s+or\s+|\s+·\s+|\s*(?P<paren>\())?"
+    r"\[Open in Colab\]\(colab:(?P<path>[^)\s]+\.py)\)(?(paren)\))"
+)
+NOTEBOOK_LINK = re.compile(r"(?P<open>\]\()(?P<path>[^)\s:#]+\.(?:md|py))(?P<anchor>#[^)\s]*)?\)")
 MD_LINK = re.compile(r'href="(?P<path>[^":?#]+\.md)(?P<anchor>#[^"]*)?"')
 MATHJAX2 = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
 EXERCISE_STUBS_ENV = "MINIGPT_EXERCISE_STUBS"  # minigpt.exercises.core.STUBS_ENV
@@ -119,10 +127,7 @@ def on_files(files, config):
         existing = files.get_file_from_path(target)
         if existing is not None:
             files.remove(existing)
-        notebook = jupytext.read(file.abs_src_path)
-        notebook.metadata.setdefault(
-            "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
-        )
+        notebook = downloadable(jupytext.read(file.abs_src_path), file, files, config)
         files.append(
             File.generated(
                 config,
@@ -132,6 +137,53 @@ def on_files(files, config):
             )
         )
     return files
+
+
+def install_cell_source(config) -> str:
+    """The first cell of a downloaded notebook: install the package from the guide's repository
+    (at the commit the site was built from, on GitHub Actions), unless it is importable."""
+    repo = (config.repo_url or "").rstrip("/")
+    ref = f"@{os.environ['GITHUB_SHA']}" if os.environ.get("GITHUB_SHA") else ""
+    return (
+        "# Installs the minigpt package when it is missing (on Colab, or in a fresh environment);\n"
+        "# where it is installed already (e.g. `pip install -e .` in a clone), this does nothing.\n"
+        "import importlib.util\n"
+        "import subprocess\n"
+        "import sys\n"
+        "\n"
+        'if importlib.util.find_spec("minigpt") is None:\n'
+        f'    package = "minigpt @ git+{repo}.git{ref}"\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)'
+    )
+
+
+def downloadable(notebook, file: File, files, config):
+    """A notebook as a reader downloads it: an install cell first, and links to the site.
+
+    Links written relative to the notebook file (`../01-tokenization.md#bpe`) work in Jupyter
+    inside a clone only; in the downloaded file they point to the same pages on the site.
+    """
+    from nbformat.v4 import new_code_cell
+
+    notebook.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
+    site = (config.site_url or "").rstrip("/") + "/"
+
+    def to_site(match: re.Match) -> str:
+        uri = posixpath.normpath(posixpath.join(posixpath.dirname(file.src_uri), match["path"]))
+        target = files.get_file_from_path(uri)
+        if target is None or not site.startswith("http"):
+            return match[0]  # not a page of the site: the page build reports broken links
+        return f"{match['open']}{site}{target.url}{match['anchor'] or ''})"
+
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = NOTEBOOK_LINK.sub(to_site, cell.source)
+    install = new_code_cell(install_cell_source(config))
+    install.metadata["tags"] = ["install"]
+    notebook.cells.insert(0, install)
+    return notebook
 
 
 def source_sha256(path: str | os.PathLike) -> str:
@@ -197,20 +249,15 @@ def on_pre_page(page, config, files):
 
 
 def on_page_markdown(markdown, page, config, files):
-    def replace(match: re.Match) -> str:
-        path = match["path"]
-        if files.get_file_from_path(path) is None:
+    for match in COLAB_LINK.finditer(markdown):
+        if files.get_file_from_path(match["path"]) is None:
             raise PluginError(
-                f"docs/{page.file.src_uri}: colab:{path} names no notebook in docs/ "
+                f"docs/{page.file.src_uri}: colab:{match['path']} names no notebook in docs/ "
                 "(write the path relative to docs/, e.g. colab:notebooks/01_tokenization.py)"
             )
-        url = colab_url(path)
-        if url is None:
-            target = files.get_file_from_path(path)
-            return f"]({posixpath.relpath(target.src_uri, posixpath.dirname(page.file.src_uri))})"
-        return f"]({url})"
-
-    return COLAB_LINK.sub(replace, markdown)
+    if colab_repo() is None:
+        return COLAB_MENTION.sub("", markdown)
+    return COLAB_LINK.sub(lambda match: f"]({colab_url(match['path'])})", markdown)
 
 
 def on_page_content(content, page, config, files):

@@ -18,10 +18,14 @@ window.MathJax = {
   },
 };
 
-// Material's instant navigation swaps pages without reloading: typeset each new page.
+// Material's instant navigation swaps pages without reloading: typeset each new page. Not the
+// first one: MathJax typesets it itself, and typesetting it again would typeset the MathML it
+// has just added for screen readers (tex-mml-chtml reads MathML too), nesting the formulas.
+let firstPage = true;
 document$.subscribe(() => {
-  if (!window.MathJax.startup || !window.MathJax.typesetPromise) {
-    return; // first page: MathJax typesets it itself once loaded
+  if (firstPage || !window.MathJax.startup || !window.MathJax.typesetPromise) {
+    firstPage = false;
+    return;
   }
   window.MathJax.startup.output.clearCache();
   window.MathJax.typesetClear();
