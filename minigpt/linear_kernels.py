@@ -19,9 +19,11 @@ picks convolution algorithms on a GPU. The ways are
 A way other than `aten` is kept only when its result matches `aten`'s and it is measured at
 least 10% faster, by more than the Python around it costs. Everywhere else (GPUs, other
 dtypes, inside `torch.compile`, which makes its own kernel choices) `Linear` is exactly
-`nn.Linear`. Every call of a shape uses the kernel chosen at its first use, so results are
-reproducible within a process; across processes the choice, and with it the last bits of the
-results, can differ.
+`nn.Linear`. Every call of a shape uses the kernel chosen at its first use, and the choices are
+remembered on disk (`linear-kernels.json` in the cache folder, `MINIGPT_CACHE_DIR`, by default
+`~/.cache/minigpt`), per PyTorch version, CPU, thread count and shape, as PyTorch's TunableOp
+keeps its results in a file: a later process on the same machine takes the same kernels, so a
+seeded run repeats bitwise and `--resume` continues exactly. Delete the file to measure again.
 
 `MINIGPT_LINEAR_KERNEL` (read at import; `set_kernel_mode` changes it later) chooses: `auto`
 (the default) measures; `aten` always takes the public path (bitwise reproducible across
@@ -31,7 +33,9 @@ processes, as cuDNN's benchmark mode off); `onednn` takes oneDNN wherever it run
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import platform
 import time
 import weakref
 from collections.abc import Iterator
@@ -41,6 +45,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from .corpus import cache_dir
+from .files import write_text_atomic
 
 ENV_VAR = "MINIGPT_LINEAR_KERNEL"
 MODES = ("auto", "aten", "onednn")
@@ -222,6 +229,65 @@ def _choose(product: str, names: list[str], a: Tensor, b: Tensor, bias: Tensor |
     return working[fastest] if faster else "aten"
 
 
+# -- remembering the choices ---------------------------------------------------------------
+
+CHOICES_FILE = "linear-kernels.json"
+
+
+def _choices_path() -> Path:
+    return cache_dir() / CHOICES_FILE
+
+
+def _machine() -> str:
+    """What a choice depends on besides the shape: PyTorch's build and the CPU."""
+    name = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    return f"torch {torch.__version__} · {name}"
+
+
+def _remembered() -> dict[str, str]:
+    """The choices this machine made before (none when the file is missing or unreadable)."""
+    with contextlib.suppress(OSError, ValueError):
+        choices = json.loads(_choices_path().read_text(encoding="utf-8"))
+        if isinstance(choices, dict):
+            return {k: v for k, v in choices.items() if v in KERNELS}
+    return {}
+
+
+def _remember(label: str, name: str) -> None:
+    """Add one choice to the file; where the cache cannot be written, it is measured again."""
+    choices = _remembered()
+    choices[label] = name
+    with contextlib.suppress(OSError):
+        _choices_path().parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(_choices_path(), json.dumps(choices, indent=1, sort_keys=True) + "\n")
+
+
+def _measured_or_remembered(
+    product: str, plan: _Plan, a: Tensor, b: Tensor, bias: Tensor | None
+) -> str:
+    names = _candidates(product, plan.decoding)
+    if kernel_mode() != "auto":
+        return _choose(product, names, a, b, bias)
+    label = f"{_machine()} · {plan.label} · {product}"
+    name = _remembered().get(label)
+    if name in names:
+        try:  # still runs and agrees here (a kernel can disappear with a library update)
+            if name == "aten" or _agrees(
+                KERNELS[name](product, a, b, bias), _aten(product, a, b, bias)
+            ):
+                return name
+        except RuntimeError:
+            pass
+    name = _choose(product, names, a, b, bias)
+    _remember(label, name)
+    return name
+
+
 def _candidates(product: str, decoding: bool) -> list[str]:
     names = ["aten"]
     if product == "forward":
@@ -238,6 +304,7 @@ class _Plan:
     """The kernels chosen for one shape and use (None: not needed yet)."""
 
     decoding: bool
+    label: str  # shapes, bias, threads and use, as the choices file names them
     forward: str | None = None
     grad_input: str | None = None
     grad_weight: str | None = None
@@ -256,7 +323,7 @@ _plans: dict[tuple, _Plan] = {}
 def _product(plan: _Plan, product: str, a: Tensor, b: Tensor, bias: Tensor | None) -> Tensor:
     name = getattr(plan, product)
     if name is None:
-        name = _choose(product, _candidates(product, plan.decoding), a, b, bias)
+        name = _measured_or_remembered(product, plan, a, b, bias)
         setattr(plan, product, name)
     return KERNELS[name](product, a, b, bias)
 
@@ -272,7 +339,7 @@ def chosen_kernels() -> dict[tuple, dict[str, str]]:
 
 
 def reset() -> None:
-    """Forget every choice (they are measured again at next use)."""
+    """Forget every choice in memory (at next use they come from the file, or are measured)."""
     _plans.clear()
     _transposed_weights.clear()
 
@@ -327,7 +394,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     plan = _plans.get(key)
     if plan is None:
         eligible = key[5] and x.dim() >= 2 and kernel_mode() != "aten"
-        plan = _plans[key] = _Plan(decoding=use.startswith("decode"), public=not eligible)
+        label = f"{tuple(x.shape)} x {tuple(weight.shape)} · bias {bias is not None} · "
+        label += f"{key[3]} threads · {use}"
+        plan = _Plan(decoding=use.startswith("decode"), label=label, public=not eligible)
+        _plans[key] = plan
     if plan.public:  # the common case once measured: PyTorch's own path and autograd
         return F.linear(x, weight, bias)
     if needs_grad:

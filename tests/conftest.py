@@ -64,9 +64,11 @@ def one_thread():
 
 
 @pytest.fixture
-def private_cache(tmp_path, monkeypatch):
-    """Encoded corpora go to a folder of this test's own."""
-    monkeypatch.setenv("MINIGPT_CACHE_DIR", str(tmp_path / "cache"))
+def private_cache(tmp_path, monkeypatch) -> Path:
+    """Encoded corpora and kernel choices go to a folder of this test's own."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("MINIGPT_CACHE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture

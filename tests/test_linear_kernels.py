@@ -1,5 +1,7 @@
 """The measured kernel choice for linear layers: both libraries give nn.Linear's numbers."""
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -14,7 +16,8 @@ needs_onednn = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True)
-def fresh_choices():
+def fresh_choices(private_cache):
+    """No choices in memory, and a choices file of the test's own (an empty cache folder)."""
     linear_kernels.reset()
     yield
     linear_kernels.set_kernel_mode(None)  # back to the environment's setting, choices forgotten
@@ -156,6 +159,59 @@ def test_auto_keeps_the_public_path_unless_another_is_clearly_faster(monkeypatch
     (plan,) = chosen_kernels().values()
     # 5% faster is within the margin; twice as fast (the backward products) is not.
     assert plan == {"forward": "aten", "grad_input": "onednn", "grad_weight": "onednn"}
+
+
+def forced_choice(monkeypatch, timings: list[list[float]]) -> None:
+    """Candidates aten and oneDNN (giving aten's numbers), measured as `timings` say."""
+    monkeypatch.setattr(linear_kernels, "_candidates", lambda product, decoding: ["aten", "onednn"])
+    monkeypatch.setitem(linear_kernels.KERNELS, "onednn", linear_kernels._aten)
+    measured = iter(timings)
+    monkeypatch.setattr(linear_kernels, "_best_seconds", lambda runs: next(measured))
+
+
+def test_a_later_process_takes_the_kernels_this_one_chose(monkeypatch, private_cache):
+    linear_kernels.set_kernel_mode("auto")
+    forced_choice(monkeypatch, [[2.0, 1.0], [1.0, 2.0], [2.0, 1.0]])
+    check_against_nn_linear(bias=True)
+    first = chosen_kernels()
+    assert list(first.values()) == [
+        {"forward": "onednn", "grad_input": "aten", "grad_weight": "onednn"}
+    ]
+    remembered = json.loads((private_cache / linear_kernels.CHOICES_FILE).read_text())
+    assert sorted(remembered.values()) == ["aten", "onednn", "onednn"]
+
+    linear_kernels.reset()  # what a new process starts with: nothing in memory
+    forced_choice(monkeypatch, [])  # a measurement now would fail: next() of an empty iterator
+    check_against_nn_linear(bias=True)
+    assert chosen_kernels() == first
+
+
+def test_a_remembered_kernel_that_no_longer_agrees_is_measured_again(monkeypatch, private_cache):
+    linear_kernels.set_kernel_mode("auto")
+    forced_choice(monkeypatch, [[2.0, 1.0], [2.0, 1.0], [2.0, 1.0]])
+    check_against_nn_linear(bias=False)
+    linear_kernels.reset()
+    monkeypatch.setitem(  # after a library update, say, oneDNN's numbers are off
+        linear_kernels.KERNELS,
+        "onednn",
+        lambda product, a, b, bias: linear_kernels._aten(product, a, b, bias) * 1.01,
+    )
+    check_against_nn_linear(bias=False)
+    (plan,) = chosen_kernels().values()
+    assert set(plan.values()) == {"aten"}
+    remembered = json.loads((private_cache / linear_kernels.CHOICES_FILE).read_text())
+    assert set(remembered.values()) == {"aten"}
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"a": "no such kernel"}'])
+def test_an_unreadable_choices_file_is_measured_over(monkeypatch, private_cache, content):
+    (private_cache / linear_kernels.CHOICES_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (private_cache / linear_kernels.CHOICES_FILE).write_text(content)
+    linear_kernels.set_kernel_mode("auto")
+    forced_choice(monkeypatch, [[2.0, 1.0], [2.0, 1.0], [2.0, 1.0]])
+    check_against_nn_linear(bias=False)
+    remembered = json.loads((private_cache / linear_kernels.CHOICES_FILE).read_text())
+    assert sorted(remembered.values()) == ["onednn"] * 3
 
 
 def test_once_the_public_path_won_everywhere_it_is_plain_nn_linear(monkeypatch):
