@@ -37,10 +37,6 @@ from minigpt.generation import prompt_ids
 from .conftest import REPO_ROOT
 
 RUN = REPO_ROOT / "docs" / "runs" / "shakespeare-char-cpu"
-# Material fetches Mermaid from this CDN on pages with a diagram (every chapter); the site also
-# holds the same file (docs/vendor), which answers here. The playground page has no diagram.
-MERMAID_CDN = "https://unpkg.com/mermaid@11/dist/mermaid.min.js"
-MERMAID_LOCAL = "assets/vendor/mermaid/mermaid.min.js"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_MS = 60_000
 PROMPTS = [
@@ -119,8 +115,6 @@ class BrowserThread:
             url = route.request.url
             if urlsplit(url).netloc == local or url.startswith(("data:", "blob:")):
                 route.continue_()
-            elif url == MERMAID_CDN and (self.site / MERMAID_LOCAL).is_file():
-                route.fulfill(path=self.site / MERMAID_LOCAL)
             else:
                 self.problems.append(f"request outside the site: {url}")
                 route.abort()
