@@ -407,6 +407,15 @@ def test_without_webassembly_or_javascript_the_page_says_what_is_missing(browser
 def test_chapter_11_embeds_the_playground_and_instant_navigation_loads_it(browser, built_site):
     def check(open_page):
         page = open_page("11-train-and-sample/")
+        model_files = []  # the runtime's WebAssembly and the model's graph, as requested
+        page.on("request", lambda request: model_files.append(request.url))
+        page.wait_for_load_state("networkidle")
+        model_files[:] = [url for url in model_files if url.endswith((".wasm", ".onnx"))]
+        unread = list(model_files)  # the embed is at the end of a long page, far off screen
+        page.locator(".minigpt-playground").scroll_into_view_if_needed()
+        page.wait_for_function("() => performance.getEntriesByName('minigpt:ready').length > 0")
+        assert not unread, f"chapter 11 loaded the model before the reader scrolled: {unread}"
+        assert any(url.endswith(".onnx") for url in model_files), "scrolling loaded no model"
         info = page.evaluate("() => minigpt.ready")
         page.evaluate("window.__sameDocument = true")
         page.click('nav.md-nav--primary a[href$="/playground/"]')

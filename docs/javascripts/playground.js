@@ -871,19 +871,35 @@
     if (!root) return;
     root.dataset.mounted = "true";
     const playground = new Playground(root);
-    let ready;
-    if (typeof WebAssembly !== "object" || typeof WebAssembly.instantiate !== "function") {
-      ready = Promise.reject(
-        new Error(
+    // The runtime and the model (about 17 MB) load when the playground comes near the screen,
+    // or when someone asks for them (the API below): a reader of chapter 11 who never scrolls
+    // to its end downloads neither.
+    let begin;
+    const needed = new Promise((resolve) => (begin = resolve));
+    if ("IntersectionObserver" in window) {
+      const observer = new IntersectionObserver(
+        (entries) => {
+          if (entries.some((entry) => entry.isIntersecting)) {
+            observer.disconnect();
+            begin();
+          }
+        },
+        { rootMargin: "1000px 0px" },
+      );
+      observer.observe(root);
+    } else {
+      begin();
+    }
+    const model = needed.then(() => {
+      if (typeof WebAssembly !== "object" || typeof WebAssembly.instantiate !== "function") {
+        throw new Error(
           "This browser has no WebAssembly (or it is turned off), which the playground " +
             "needs to run the model. Try a current Firefox, Chrome, Safari or Edge.",
-        ),
-      );
-    } else {
-      ready = loadModel(root.dataset.model, root.dataset.runtime);
-    }
-    const model = ready;
-    ready = ready.then(
+        );
+      }
+      return loadModel(root.dataset.model, root.dataset.runtime);
+    });
+    const ready = model.then(
       (loaded) => {
         playground.attach(loaded);
         performance.mark("minigpt:ready");
@@ -895,15 +911,22 @@
       },
     );
     ready.catch(() => {}); // reported on the page; the API's callers see the rejection
+    const loaded = () => {
+      begin();
+      return model;
+    };
     window.minigpt = {
-      ready,
+      get ready() {
+        begin();
+        return ready;
+      },
       tokenize: (text) => {
         if (!playground.model) throw new Error("the model is loading: await minigpt.ready first");
         return playground.model.tokenize(text);
       },
-      logits: async (text) => (await model).logits(text),
-      attention: async (text) => (await model).attention(text),
-      generate: async (text, options) => (await model).generate(text, options),
+      logits: async (text) => (await loaded()).logits(text),
+      attention: async (text) => (await loaded()).attention(text),
+      generate: async (text, options) => (await loaded()).generate(text, options),
     };
   }
 
