@@ -36,21 +36,20 @@ from .core import Exercise, ExerciseError, Report, describe_error, run
 
 __all__ = ["EXERCISES", "Exercise", "ExerciseError", "Report", "check", "get", "load_object"]
 
+CHAPTERS = (
+    ch01_tokenization,
+    ch02_token_embeddings,
+    ch03_positional_embeddings,
+    ch04_self_attention,
+    ch05_masked_multi_head_attention,
+    ch06_feed_forward,
+    ch07_residual,
+    ch08_layer_norm,
+    ch09_transformer_block,
+    ch10_minigpt,
+)
 EXERCISES: dict[str, Exercise] = {
-    exercise.id: exercise
-    for module in (
-        ch01_tokenization,
-        ch02_token_embeddings,
-        ch03_positional_embeddings,
-        ch04_self_attention,
-        ch05_masked_multi_head_attention,
-        ch06_feed_forward,
-        ch07_residual,
-        ch08_layer_norm,
-        ch09_transformer_block,
-        ch10_minigpt,
-    )
-    for exercise in module.EXERCISES
+    exercise.id: exercise for module in CHAPTERS for exercise in module.EXERCISES
 }
 
 

@@ -221,3 +221,16 @@ def expect_same_gradients(
 
 def leaf(x: Tensor) -> Tensor:
     return x.detach().clone().requires_grad_()
+
+
+def expect_same_backward(
+    mine: nn.Module, ref: nn.Module, x: Tensor, forward: Callable[[nn.Module, Tensor], Tensor]
+) -> None:
+    """Backward through both from the same input and the same random upstream gradient (the
+    output has the input's shape): the input and every parameter get the same gradient.
+    `forward` calls the reader's module, turning its errors into hints."""
+    inputs = leaf(x), leaf(x)
+    upstream = torch.randn(x.shape, dtype=x.dtype)
+    (forward(mine, inputs[0]) * upstream).sum().backward()
+    (ref(inputs[1]) * upstream).sum().backward()
+    expect_same_gradients(mine, ref, inputs=inputs)
