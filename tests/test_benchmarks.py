@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -55,13 +56,23 @@ def load(name: str):
     return module
 
 
-def test_train_throughput_runs_every_implementation_round_robin(tmp_path, monkeypatch, capsys):
+def run_tiny_train_throughput(tmp_path, monkeypatch, implementations: str) -> dict:
+    """train_throughput's report at the tiny size, nanoGPT played by a stand-in."""
     bench = load("train_throughput")
     stand_in = tmp_path / "model.py"
     stand_in.write_text(NANOGPT_STAND_IN, encoding="utf-8")
     monkeypatch.setenv(bench.NANOGPT_MODEL_ENV, str(stand_in))
     argv = ["--size", "tiny", "--steps", "1", "--rounds", "2", "--warmup", "0", "--threads", "1"]
-    report = bench.main(argv + ["--device", "cpu", "--out", str(tmp_path / "result.json")])
+    argv += ["--device", "cpu", "--implementations", implementations]
+    return bench.main(argv + ["--out", str(tmp_path / "result.json")])
+
+
+def test_train_throughput_runs_every_implementation_round_robin(tmp_path, monkeypatch, capsys):
+    # The optional peer is absent here whether or not it is installed: it is reported as
+    # skipped, with its reason, and every other implementation still runs.
+    monkeypatch.setitem(sys.modules, "llms_from_scratch", None)
+    bench = load("train_throughput")
+    report = run_tiny_train_throughput(tmp_path, monkeypatch, ",".join(bench.IMPLEMENTATIONS))
     # stdout is exactly the JSON report: the stand-in's print went to stderr.
     assert json.loads(capsys.readouterr().out) == report
     assert json.loads((tmp_path / "result.json").read_text()) == report
@@ -69,6 +80,7 @@ def test_train_throughput_runs_every_implementation_round_robin(tmp_path, monkey
     (result,) = report["results"]
     runs = {run["implementation"]: run for run in result["runs"]}
     assert set(runs) == {"minigpt", "nanogpt", "transformers", "llms-from-scratch"}
+    assert runs["llms-from-scratch"]["skipped"].startswith("not installed: ")
     ours = runs["minigpt"]
     for mode in ("train", "eval"):
         for measure in ("tokens_per_sec", "tokens_per_cpu_sec"):
@@ -81,11 +93,26 @@ def test_train_throughput_runs_every_implementation_round_robin(tmp_path, monkey
     # The stand-in is MiniGPT itself: same weights from the same seed, same losses.
     assert runs["nanogpt"]["eval"]["loss"] == ours["eval"]["loss"]
     speedup = result["minigpt_speedup"]["train.tokens_per_cpu_sec.best"]
-    assert set(speedup) == {"nanogpt", "transformers", "llms-from-scratch"} | {
+    measured = {"nanogpt", "transformers"}
+    assert set(speedup) == measured | {"vs_fastest_peer", "fastest_peer"}
+    assert speedup["vs_fastest_peer"] == min(speedup[p] for p in measured)
+
+
+def test_train_throughput_runs_llms_from_scratch_when_installed(tmp_path, monkeypatch):
+    pytest.importorskip(
+        "llms_from_scratch",
+        reason="optional benchmark peer, not installed (pip install --no-deps llms-from-scratch)",
+    )
+    report = run_tiny_train_throughput(tmp_path, monkeypatch, "minigpt,llms-from-scratch")
+    (result,) = report["results"]
+    rasbt = result["runs"][1]
+    assert rasbt["implementation"] == "llms-from-scratch" and "skipped" not in rasbt
+    assert rasbt["train"]["tokens_per_sec"]["best"] > 0
+    assert set(result["minigpt_speedup"]["train.tokens_per_cpu_sec.best"]) == {
+        "llms-from-scratch",
         "vs_fastest_peer",
         "fastest_peer",
     }
-    assert speedup["vs_fastest_peer"] == min(speedup[p] for p in bench.PEERS)
 
 
 def test_train_throughput_skips_nanogpt_without_its_model(monkeypatch):
