@@ -16,7 +16,7 @@ import torch
 import minigpt
 from minigpt import __version__
 from minigpt.cli import main
-from minigpt.training import load_checkpoint
+from minigpt.training import load_checkpoint, make_config
 from tests.conftest import TINY_TEXT
 
 TINY = [
@@ -106,6 +106,72 @@ def test_version_and_help(capsys):
     assert "--learning-rate" in out and "--no-compile" in out and "--grad-accum-steps" in out
     assert "the peak learning rate" in out  # the field's comment is its help
     assert main([]) == 2
+
+
+def help_text(capsys, *command: str) -> str:
+    """`minigpt COMMAND --help` with its line wrapping undone."""
+    assert main([*command, "--help"]) == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_train_help_says_a_preset_replaces_the_defaults(capsys):
+    text = help_text(capsys, "train")
+    assert (
+        "--preset {shakespeare-char,shakespeare-char-cpu,shakespeare-gpt2} start from a named "
+        "configuration: its values replace the defaults listed below" in text
+    )
+    assert (
+        "training settings (TrainConfig fields): A --preset or --config file replaces these "
+        "defaults; --print-config shows the values a run will use." in text
+    )
+    assert (
+        "--print-config print the settings the run would use, as a TOML file for --config, "
+        "and exit" in text
+    )
+
+
+def test_sample_help_gives_every_option_its_meaning_and_default(capsys):
+    text = help_text(capsys, "sample")
+    assert (
+        "--max-new-tokens N tokens to generate after the prompt, per sample (default: 500)" in text
+    )
+    assert "--num-samples N how many samples to generate, one after another (default: 1)" in text
+
+
+def test_print_config_prints_toml_that_config_reads_back(tmp_path, capsys):
+    chosen = [
+        "--preset",
+        "shakespeare-char-cpu",
+        "--lr-decay-iters",
+        "none",
+        "--batch-size",
+        "8",
+        "--no-progress",
+        "--data",
+        str(tmp_path / 'a "quoted" folder ✓' / "corpus.txt"),
+        "--out-dir",
+        str(tmp_path / "never-made"),
+    ]
+    assert main(["train", *chosen, "--print-config"]) == 0
+    printed = capsys.readouterr().out
+    assert "\nbatch_size = 8\n" in printed and "\nmax_iters = 1500\n" in printed  # flag, preset
+    assert "# lr_decay_iters = none\n" in printed  # TOML has no null: left at its default
+    toml = tmp_path / "run.toml"
+    toml.write_text(printed, encoding="utf-8")
+    expected = make_config(
+        "shakespeare-char-cpu",
+        overrides={
+            "lr_decay_iters": None,
+            "batch_size": 8,
+            "progress": False,
+            "data": chosen[8],
+            "out_dir": chosen[10],
+        },
+    )
+    assert make_config(toml=toml) == expected
+    assert main(["train", "--config", str(toml), "--print-config"]) == 0
+    assert capsys.readouterr().out == printed
+    assert not (tmp_path / "never-made").exists()  # printing trains nothing
 
 
 def test_tokenize_prints_an_aligned_table(capsys):

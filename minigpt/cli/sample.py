@@ -32,7 +32,13 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         help="a ckpt.pt file, the run folder holding it, or a published run folder",
     )
     parser.add_argument("--prompt", default="", help="text to continue (default: start fresh)")
-    parser.add_argument("--max-new-tokens", type=parse_as(int, low=0), default=500, metavar="N")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=parse_as(int, low=0),
+        default=500,
+        metavar="N",
+        help="tokens to generate after the prompt, per sample (default: 500)",
+    )
     parser.add_argument(
         "--temperature",
         type=parse_as(float),
@@ -68,7 +74,13 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         help="recompute every position at each step (no KV cache)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
-    parser.add_argument("--num-samples", type=parse_as(int, low=1), default=1, metavar="N")
+    parser.add_argument(
+        "--num-samples",
+        type=parse_as(int, low=1),
+        default=1,
+        metavar="N",
+        help="how many samples to generate, one after another (default: 1)",
+    )
     add_threads_flag(parser, "sample")
     parser.add_argument(
         "--out",

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import json
 import re
 import signal
 import sys
 import typing
 from pathlib import Path
+
+if typing.TYPE_CHECKING:
+    from ..training import TrainConfig
 
 from .options import FORMATTER, add_threads_flag, parse_as, set_threads
 
@@ -54,7 +58,10 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         description="Train a MiniGPT; writes ckpt.pt, metrics.jsonl and run.json to --out-dir.",
     )
     parser.add_argument(
-        "--preset", choices=sorted(PRESETS), default=None, help="start from a named configuration"
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="start from a named configuration: its values replace the defaults listed below",
     )
     parser.add_argument(
         "--config",
@@ -62,6 +69,11 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         metavar="FILE",
         default=None,
         help="a TOML file of settings (overrides the preset)",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the settings the run would use, as a TOML file for --config, and exit",
     )
     _add_config_flags(parser)
     add_threads_flag(parser, "train")
@@ -85,7 +97,11 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
     hints = typing.get_type_hints(TrainConfig)
     comments = _field_comments()
-    group = parser.add_argument_group("training settings (TrainConfig fields)")
+    group = parser.add_argument_group(
+        "training settings (TrainConfig fields)",
+        "A --preset or --config file replaces these defaults; --print-config shows\n"
+        "the values a run will use.",
+    )
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         kinds = [
@@ -134,6 +150,9 @@ def handle(args: argparse.Namespace) -> int:
         config = make_config(
             args.preset, args.config_file, overrides, base={**saved, "resume": True}
         )
+    if args.print_config:
+        print(config_toml(config), end="")
+        return 0
     try:
         result = train(config)
     except KeyboardInterrupt as err:
@@ -153,6 +172,28 @@ def handle(args: argparse.Namespace) -> int:
         f"{result.tokens_per_sec:,.0f} tokens/s; files in {result.out_dir}"
     )
     return 0
+
+
+def config_toml(config: TrainConfig) -> str:
+    """The settings as a TOML file that `--config` reads back to the same TrainConfig.
+
+    TOML has no null: a setting that is None is shown as a comment, which leaves it at its
+    default (None) when the file is read back.
+    """
+    lines = [
+        "# minigpt train settings (preset < --config file < flags), resolved; train with them:",
+        "#   minigpt train --config FILE",
+    ]
+    for name, value in config.to_dict().items():
+        if value is None:
+            lines.append(f"# {name} = none")
+        elif isinstance(value, bool):
+            lines.append(f"{name} = {str(value).lower()}")
+        elif isinstance(value, str):
+            lines.append(f"{name} = {json.dumps(value, ensure_ascii=False)}")
+        else:
+            lines.append(f"{name} = {value!r}")
+    return "\n".join(lines) + "\n"
 
 
 def _fmt(value: float | None) -> str:
