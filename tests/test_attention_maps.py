@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from minigpt import MiniGPT, MiniGPTConfig
 from minigpt.attention_maps import export_attention_maps, head_statistics, load_attention_maps
+from minigpt.runs import RUNS_DIR
 from minigpt.tokenization import CharTokenizer
 
 TEXT = "Every moment is a beginning"
-COMMITTED = Path(__file__).resolve().parents[1] / "docs/runs/shakespeare-char-cpu/attention.json"
+COMMITTED = RUNS_DIR / "shakespeare-char-cpu" / "attention.json"
 
 
 def tiny_char_model(num_layers: int = 2, num_heads: int = 2) -> tuple[MiniGPT, CharTokenizer]:

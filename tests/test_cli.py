@@ -16,6 +16,7 @@ import torch
 import minigpt
 from minigpt import __version__
 from minigpt.cli import main
+from minigpt.generation import generate_text
 from minigpt.training import load_checkpoint, make_config
 from tests.conftest import TINY_TEXT
 
@@ -338,6 +339,15 @@ def test_threads_flag_sets_pytorchs_cpu_threads(run_dir, capsys):
     capsys.readouterr()
     assert main(["sample", "--help"]) == 0
     assert "--threads N" in capsys.readouterr().out
+
+
+def test_sample_takes_the_name_of_a_run_shipped_with_the_package(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # anywhere, not the repository
+    greedy = ["--prompt", "ROMEO:", "--temperature", "0", "--max-new-tokens", "30"]
+    assert main(["sample", "--checkpoint", "shakespeare-char-cpu", *greedy, "--device", "cpu"]) == 0
+    model, tokenizer = minigpt.load_model("shakespeare-char-cpu")
+    expected = generate_text(model, tokenizer, "ROMEO:", max_new_tokens=30, temperature=0)
+    assert capsys.readouterr().out == expected + "\n"
 
 
 def test_sample_errors(run_dir, tmp_path, capsys):

@@ -33,10 +33,9 @@ import torch
 import minigpt
 from minigpt.cli import main
 from minigpt.generation import prompt_ids
+from minigpt.runs import RUNS_DIR
 
-from .conftest import REPO_ROOT
-
-RUN = REPO_ROOT / "docs" / "runs" / "shakespeare-char-cpu"
+RUN = RUNS_DIR / "shakespeare-char-cpu"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_MS = 60_000
 PROMPTS = [

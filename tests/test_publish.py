@@ -13,6 +13,7 @@ import torch
 import minigpt
 from minigpt.cli import main
 from minigpt.generation import generate_text
+from minigpt.runs import RUNS_DIR
 from minigpt.training import TrainConfig, train
 from minigpt.training.publish import (
     ATTENTION_TEXT,
@@ -22,9 +23,9 @@ from minigpt.training.publish import (
     is_published_run,
     publish_run,
 )
-from tests.conftest import REPO_ROOT, TINY_TEXT
+from tests.conftest import TINY_TEXT
 
-COMMITTED = REPO_ROOT / "docs" / "runs" / "shakespeare-char-cpu"
+COMMITTED = RUNS_DIR / "shakespeare-char-cpu"
 FILES = {"model.safetensors", "run.json", "metrics.jsonl", "attention.json", "samples.txt"}
 
 
@@ -246,7 +247,7 @@ def test_the_committed_files_come_from_the_committed_weights():
     header, settings = samples.splitlines()[:2]
     assert (
         header
-        == "# MiniGPT samples from docs/runs/shakespeare-char-cpu/model.safetensors (step 1500)"
+        == "# MiniGPT samples from minigpt/runs/shakespeare-char-cpu/model.safetensors (step 1500)"
     )
     assert settings.startswith("# temperature=0.8 top_k=None top_p=None max_new_tokens=400")
     first = samples.split("=== sample 1 · seed 1 · temperature 0.8 · prompt 'ROMEO:' ===\n")[1]

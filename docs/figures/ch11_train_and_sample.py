@@ -42,7 +42,7 @@ def loss_curves() -> Figure:
         loss_ax.text(
             0.5,
             0.5,
-            "no training run committed in docs/runs/ yet",
+            "no training run published in minigpt/runs/ yet",
             ha="center",
             va="center",
             transform=loss_ax.transAxes,

@@ -26,8 +26,9 @@ from matplotlib.figure import Figure
 
 EXAMPLE_TEXT = "Every moment is a beginning"  # the guide's running example
 
-# Committed training runs (chapters 5, 10, 11): docs/runs/<preset>/{metrics.jsonl,run.json,...}.
-RUNS_DIR = Path(__file__).resolve().parents[1] / "runs"
+# Published training runs (chapters 5, 10, 11), shipped in the package:
+# minigpt/runs/<preset>/{metrics.jsonl,run.json,...}.
+RUNS_DIR = Path(__file__).resolve().parents[2] / "minigpt" / "runs"
 
 NEUTRAL = "#555b65"  # text, axes, ticks and grid on the light theme: 6.8:1 on white
 NEUTRAL_DARK = "#b4b9c2"  # the same in the dark variant: 8.2:1 on Material's slate (#1e2029)
@@ -135,7 +136,7 @@ def colorbar(fig: Figure, image: Any, ax: Any, **kwargs: Any) -> Any:
 
 
 def run_file(name: str, filename: str) -> Path:
-    """A file of the committed run `docs/runs/<name>/` (which may not exist)."""
+    """A file of the published run `minigpt/runs/<name>/` (which may not exist)."""
     return RUNS_DIR / name / filename
 
 

@@ -29,7 +29,7 @@ and everything it prints appears right below it, in an "Output" block:
 * Keep them fast: well under a second or two each, CPU only, tiny tensors: every site build
   and every test run executes them.
 * They run with the repository root as the working directory (in the build and in pytest), so
-  `Path("docs/runs/...")` works.
+  `Path("docs/...")` works.
 * Other attributes combine as usual: ```` ```{.python .run title="attention.py"} ````.
 * With the class `.markdown` (```` ```{.python .run .markdown} ````) what the block prints is
   Markdown, inserted into the page as it is (a table generated from the code, say) instead of

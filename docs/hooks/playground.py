@@ -1,6 +1,6 @@
 """MkDocs hook: the playground, where the guide's published model runs in the reader's browser.
 
-* The published run is the first of `PUBLISHED_RUNS` whose folder in `docs/runs/` holds
+* The published run is the first of `PUBLISHED_RUNS` whose folder in `minigpt/runs/` holds
   `model.safetensors` (written by `minigpt publish`). Its weights are checked against the
   SHA-256 in its `run.json` and exported to ONNX with `minigpt.onnx_export` into
   `.cache/playground/<key>/` (once per weights, package code and PyTorch version; never
@@ -36,11 +36,11 @@ PLACEHOLDER = re.compile(r'<div class="minigpt-playground"')
 
 def published_run(root: Path) -> Path:
     for name in PUBLISHED_RUNS:
-        folder = root / "docs" / "runs" / name
+        folder = root / "minigpt" / "runs" / name
         if (folder / "model.safetensors").is_file():
             return folder
     raise PluginError(
-        "the playground needs a published run: none of docs/runs/{"
+        "the playground needs a published run: none of minigpt/runs/{"
         + ",".join(PUBLISHED_RUNS)
         + "} holds model.safetensors (write it with minigpt publish)"
     )

@@ -1,6 +1,6 @@
 /* MiniGPT playground: the guide's trained model, running in the reader's browser.
  *
- * docs/hooks/playground.py exports the published run (docs/runs/<run>/model.safetensors) to
+ * docs/hooks/playground.py exports the published run (minigpt/runs/<run>/model.safetensors) to
  * ONNX at build time (minigpt/onnx_export.py) and loads this file on every page holding a
  * <div class="minigpt-playground" data-model=... data-runtime=...>; this file then loads ONNX
  * Runtime Web's WebAssembly build from the site (data-runtime) and the model (data-model).

@@ -32,7 +32,7 @@ examples:
   torchrun --nproc_per_node=4 -m minigpt.cli train --preset shakespeare-char
   minigpt sample --checkpoint out/shakespeare-char-cpu --prompt "ROMEO:" --seed 1
   minigpt check layer_norm my_layer_norm.py               # your LayerNorm vs the package's
-  minigpt publish --run out/shakespeare-char-cpu --to docs/runs/shakespeare-char-cpu
+  minigpt publish --run out/shakespeare-char-cpu --to minigpt/runs/shakespeare-char-cpu
 """
 
 

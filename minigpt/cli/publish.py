@@ -14,9 +14,9 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         formatter_class=FORMATTER,
         description="Write model.safetensors (SHA-256 in run.json), run.json, metrics.jsonl, "
         "attention.json and samples.txt of one finished run into a folder such as "
-        "docs/runs/NAME.",
+        "minigpt/runs/NAME.",
         epilog="example:\n  minigpt publish --run out/shakespeare-char-cpu "
-        "--to docs/runs/shakespeare-char-cpu --overwrite\n",
+        "--to minigpt/runs/shakespeare-char-cpu --overwrite\n",
     )
     parser.add_argument("--run", required=True, metavar="DIR", help="the finished run folder")
     parser.add_argument("--to", required=True, metavar="DIR", help="the folder to publish into")

@@ -13,11 +13,13 @@ examples:
   minigpt sample --checkpoint out/shakespeare-char-cpu
   minigpt sample --checkpoint out/run/ckpt.pt --prompt "JULIET:" --temperature 0.8 --top-k 40
   minigpt sample --checkpoint out/run --seed 1 --num-samples 3 --out samples.txt
-  minigpt sample --checkpoint docs/runs/shakespeare-char-cpu --temperature 0
+  minigpt sample --checkpoint shakespeare-char-cpu --temperature 0   # the guide's model
 """
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
+    from ..runs import published_runs
+
     parser = commands.add_parser(
         "sample",
         help="generate text from a checkpoint",
@@ -29,7 +31,8 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         "--checkpoint",
         required=True,
         metavar="PATH",
-        help="a ckpt.pt file, the run folder holding it, or a published run folder",
+        help="a ckpt.pt file, the run folder holding it, a published run folder, or the name of "
+        "a run published with the package (" + ", ".join(published_runs()) + ")",
     )
     parser.add_argument("--prompt", default="", help="text to continue (default: start fresh)")
     parser.add_argument(
@@ -92,6 +95,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..runs import find_run
     from ..samples import SampleOptions, write_samples
     from ..training import load_model
     from ..training.publish import model_source
@@ -108,10 +112,11 @@ def handle(args: argparse.Namespace) -> int:
     )
     options.check()
     set_threads(args)
-    model, tokenizer = load_model(args.checkpoint, args.device)
+    checkpoint = find_run(args.checkpoint)
+    model, tokenizer = load_model(checkpoint, args.device)
     if args.prompt:
         tokenizer.encode(args.prompt)  # a character the tokenizer lacks fails before printing
-    source, step = model_source(args.checkpoint)
+    source, step = model_source(checkpoint)
     out = Path(args.out) if args.out is not None else None
     write_samples(model, tokenizer, options, sys.stdout, source, step, out)
     return 0

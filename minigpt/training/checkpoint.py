@@ -376,9 +376,12 @@ def load_model(
     path: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> tuple[MiniGPT, Tokenizer]:
     """The trained model (in eval mode) and its tokenizer, from a checkpoint file, a run
-    folder, or a published run folder such as `docs/runs/<preset>/` (see `publish`)."""
+    folder, a published run folder (see `publish`), or the name of a run shipped with the
+    package, such as "shakespeare-char-cpu" (see `minigpt.runs`)."""
+    from ..runs import find_run
     from .publish import is_published_run, load_published_model  # publish imports this module
 
+    path = find_run(path)
     if is_published_run(path):
         return load_published_model(path, device)
     device = resolve_device(device) if isinstance(device, str) else device

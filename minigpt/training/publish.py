@@ -1,7 +1,7 @@
 """Publishing a run: its final weights and the files the guide reads, in one folder.
 
 `publish_run(run, to)` (the `minigpt publish` command) turns a finished run folder (`ckpt.pt`,
-`metrics.jsonl`, `run.json`) into a folder such as `docs/runs/<preset>/`, every file of which
+`metrics.jsonl`, `run.json`) into a folder such as `minigpt/runs/<preset>/`, every file of which
 describes that one run:
 
 * `model.safetensors`: the final weights in float32 (a tied output layer is stored once), with
