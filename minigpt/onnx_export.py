@@ -20,8 +20,11 @@ model's own layers, with chapter 4's explicit attention so the weights can be re
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -34,6 +37,24 @@ from .self_attention import scaled_dot_product_attention
 INPUT_NAMES = ("ids", "past_keys", "past_values")
 OUTPUT_NAMES = ("logits", "present_keys", "present_values", "attention")
 OPSET_VERSION = 18
+# The exporter's operator registry logs "torchvision is not installed" once per torchvision
+# operator it could translate; MiniGPT uses none of them.
+REGISTRY_LOGGER = "torch.onnx._internal.exporter._registration"
+
+
+class _NoTorchvisionNotes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("torchvision is not installed")
+
+
+@contextlib.contextmanager
+def _without_torchvision_notes() -> Iterator[None]:
+    registry_log, notes = logging.getLogger(REGISTRY_LOGGER), _NoTorchvisionNotes()
+    registry_log.addFilter(notes)
+    try:
+        yield
+    finally:
+        registry_log.removeFilter(notes)
 
 
 class CachedForward(nn.Module):
@@ -110,7 +131,7 @@ def export_onnx(model: MiniGPT, path: str | os.PathLike[str]) -> Path:
     past_values = torch.randn(shape, generator=generator)
     new_dim = torch.export.Dim("new_tokens", min=1, max=config.block_size)
     past_dim = torch.export.Dim("past_tokens", min=0, max=config.block_size - 1)
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), _without_torchvision_notes():
         # Both past inputs share one dimension on purpose; the exporter remarks on it.
         warnings.filterwarnings("ignore", message="# The axis name")
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")

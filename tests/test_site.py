@@ -7,8 +7,12 @@ of them fails here first.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import posixpath
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -256,15 +260,9 @@ def test_downloadable_notebooks_install_the_package_and_link_to_the_site(built_s
 
 
 def test_install_cell_installs_only_when_the_package_is_missing(monkeypatch):
-    import importlib.util
-    import subprocess
     import types
 
-    spec = importlib.util.spec_from_file_location(
-        "notebooks_hook", DOCS_DIR / "hooks" / "notebooks.py"
-    )
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
+    hook = _load_hook("notebooks")
     monkeypatch.setenv("GITHUB_SHA", "0123abc")
     source = hook.install_cell_source(types.SimpleNamespace(repo_url="https://github.com/o/r/"))
     calls = []
@@ -327,3 +325,96 @@ def test_notebooks_ran_without_errors(built_site):
         if 'class="minigpt-notebook-links"' not in html:
             problems.append(f"{page.parent.name}: no download/Colab buttons")
     assert not problems, "\n".join(problems)
+
+
+def _load_hook(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_hook", DOCS_DIR / "hooks" / f"{name}.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    return hook
+
+
+def test_the_repository_url_is_written_in_one_place(monkeypatch):
+    """pyproject.toml's [project.urls] Repository; mkdocs.yml's default and the README agree."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    url = pyproject["project"]["urls"]["Repository"]
+    assert url.startswith("https://") and not url.endswith((".git", "/"))
+    monkeypatch.delenv("MINIGPT_REPO_URL", raising=False)
+    assert mdtools.load_mkdocs_yaml(REPO_ROOT / "mkdocs.yml")["repo_url"] == url
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"git clone {url}.git" in readme
+    assert f'"minigpt @ git+{url}.git"' in readme  # the library-only install
+    assert set(re.findall(r"https://github\.com/[\w-]+/[\w-]+", readme)) == {url}
+
+
+def test_the_build_finds_its_offline_data_beside_the_clone(tmp_path, monkeypatch):
+    """Like the tests, the build defaults to ../shared/ when TIKTOKEN_CACHE_DIR and
+    MINIGPT_TINYSHAKESPEARE are not set (as the README says)."""
+    import types
+
+    cache, corpus = os.environ.get("TIKTOKEN_CACHE_DIR"), os.environ.get("MINIGPT_TINYSHAKESPEARE")
+    if not (cache and corpus):
+        pytest.skip("needs GPT-2's BPE file and Tiny Shakespeare offline (see the README)")
+    shared = tmp_path / "shared"
+    (shared / "data" / "tinyshakespeare").mkdir(parents=True)
+    (shared / "tiktoken-cache").symlink_to(Path(cache).resolve(), target_is_directory=True)
+    (shared / "data" / "tinyshakespeare" / "input.txt").symlink_to(Path(corpus).resolve())
+    (tmp_path / "clone").mkdir()
+    unset = ("TIKTOKEN_CACHE_DIR", "MINIGPT_TINYSHAKESPEARE")
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k not in unset})
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    config = types.SimpleNamespace(config_file_path=str(tmp_path / "clone" / "mkdocs.yml"))
+    _load_hook("environment").on_config(config)
+    assert os.environ["TIKTOKEN_CACHE_DIR"] == str(shared / "tiktoken-cache")
+    assert os.environ["MINIGPT_TINYSHAKESPEARE"] == str(shared / "data/tinyshakespeare/input.txt")
+
+
+def test_a_build_without_its_data_stops_with_one_line(tmp_path):
+    """The package's one-line advice, alone: no traceback around it."""
+    if importlib.util.find_spec("mkdocs") is None:
+        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
+    missing = tmp_path / "no-such-file.txt"
+    env = {**os.environ, "MINIGPT_TINYSHAKESPEARE": str(missing), "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "s")],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines == [
+        f"ERROR   -  MINIGPT_TINYSHAKESPEARE is set to '{missing}', which is not a file",
+        "Aborted with a BuildError!",
+    ]
+    assert "Traceback" not in result.stdout
+
+
+def test_the_build_log_holds_only_what_a_reader_needs(built_site):
+    """No notes about torchvision (the ONNX export) or unencrypted kernels, and no warnings."""
+    lines = [line for line in built_site.log.splitlines() if line.strip()]
+    assert [line for line in lines if not line.startswith("INFO    -  ")] == []
+
+
+def test_notebook_kernels_talk_over_ipc_without_a_warning(tmp_path, monkeypatch, capfd):
+    if os.name != "posix":
+        pytest.skip("IPC sockets are POSIX only; elsewhere the kernels keep TCP")
+    pytest.importorskip("mkdocs_jupyter")
+    from mkdocs_jupyter.nbconvert2 import nb2html
+
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(_load_hook("environment").JUPYTER_CONFIG))
+    notebook = tmp_path / "notebook.py"
+    notebook.write_text("# %%\nprint(6 * 7)\n", encoding="utf-8")
+    html = nb2html(str(notebook), execute=True, kernel_name="python3")
+    assert "42" in html
+    assert "without encryption" not in capfd.readouterr().err
