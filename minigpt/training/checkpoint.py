@@ -358,6 +358,23 @@ def checkpoint_tokenizer(payload: dict[str, Any], path: str | os.PathLike[str]) 
         ) from None
 
 
+def check_model_fits(config: MiniGPTConfig, device: torch.device, source: str) -> None:
+    """Refuse, from its sizes alone and before anything is built, a model that cannot fit in
+    memory: a few changed bytes of a checkpoint's or a published run's settings must not make
+    MiniGPT allocate without bound. `source` names the file the settings came from."""
+    check_memory(4 * config.num_parameters(), device, f"the model of {source}")
+
+
+def check_tokenizer_fits(tokenizer: Tokenizer, config: MiniGPTConfig, source: str) -> None:
+    """A model samples ids below its vocab_size and its tokenizer must decode every one of them:
+    the two vocabularies must be the same size, checked at load, not mid-generation."""
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(
+            f"{source} does not fit together: its tokenizer has a vocabulary of "
+            f"{tokenizer.vocab_size:,} but its model_config's vocab_size is {config.vocab_size:,}"
+        )
+
+
 def checkpoint_train_config(payload: dict[str, Any], path: str | os.PathLike[str]) -> dict:
     """The training settings stored in a checkpoint, refusing names this version lacks."""
     saved = dict(payload.get("train_config") or {})
@@ -384,8 +401,9 @@ def load_model(
     device = resolve_device(device) if isinstance(device, str) else device
     payload = load_checkpoint(path)
     config = checkpoint_model_config(payload, path)
-    check_memory(4 * config.num_parameters(), device, f"the model of {checkpoint_path(path)}")
+    check_model_fits(config, device, f"checkpoint {checkpoint_path(path)}")
     tokenizer = checkpoint_tokenizer(payload, path)
+    check_tokenizer_fits(tokenizer, config, f"checkpoint {checkpoint_path(path)}")
     model = MiniGPT(config)
     model.load_state_dict(clean_state_dict(payload["model"]))
     return model.to(device).eval(), tokenizer
