@@ -5,7 +5,7 @@ the number of cores, the thread counts taking turns (round-robin) `--rounds` tim
 report gives the best and the median wall-clock time of each and the load average, which
 says how busy the machine was (on a busy machine more threads can be much slower, because
 each parallel step waits for its slowest thread). This is what chose the CLI's defaults,
-`minigpt.cli.DEFAULT_THREADS`.
+`minigpt.cli.options.DEFAULT_THREADS`.
 
     python benchmarks/cli_threads.py                  # shakespeare-char-cpu, 50 steps, 500 tokens
     python benchmarks/cli_threads.py --rounds 5 --max-iters 100

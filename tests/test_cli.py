@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import minigpt
 from minigpt import __version__
 from minigpt.cli import main
 from minigpt.training import load_checkpoint
@@ -78,6 +80,19 @@ def assert_one_line_error(capsys, code: int, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0]
     return lines[0]
+
+
+def test_the_trainers_package_never_imports_the_command_line():
+    training = Path(minigpt.__file__).parent / "training"
+    imported = set()
+    for module in training.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                imported.add("." * node.level + (node.module or ""))
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert "..cli" not in imported and "minigpt.cli" not in imported
+    assert {"..samples", ".checkpoint"} <= imported  # the scan sees relative imports
 
 
 def test_version_and_help(capsys):

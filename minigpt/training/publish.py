@@ -361,13 +361,16 @@ def publish_run(
 
 
 def _write_samples(folder: Path, out: Path, settings: SampleSettings) -> None:
-    """Run `minigpt sample` on the published folder, as a reader would, into `out`."""
-    from ..cli import build_parser
+    """Write into `out` what `minigpt sample --checkpoint <folder> ... --out` writes."""
+    from ..samples import SampleOptions, write_samples
 
-    argv = ["sample", "--checkpoint", str(folder), "--prompt", settings.prompt]
-    argv += ["--num-samples", str(settings.num_samples), "--seed", str(settings.seed)]
-    argv += ["--max-new-tokens", str(settings.max_new_tokens)]
-    argv += ["--temperature", str(settings.temperature), "--device", "cpu", "--out", str(out)]
-    args = build_parser().parse_args(argv)
-    with contextlib.redirect_stdout(io.StringIO()):
-        args.handler(args)
+    options = SampleOptions(
+        settings.prompt,
+        settings.num_samples,
+        settings.max_new_tokens,
+        settings.temperature,
+        seed=settings.seed,
+    )
+    model, tokenizer = load_published_model(folder)
+    source, step = model_source(folder)
+    write_samples(model, tokenizer, options, io.StringIO(), source, step, out)

@@ -1,0 +1,93 @@
+"""The `minigpt` command line: tokenize text, train a model, sample, check an exercise.
+
+One module per command (`tokenize`, `train`, `sample`, `check`, `publish`), each with its
+`add_command` (its flags and help) and `handle` (what it does); `options` holds what they
+share. Errors the user can fix (bad arguments, a missing or corrupt checkpoint, an empty
+corpus, a prompt the tokenizer cannot encode) print one line on stderr and exit with status 2.
+Set MINIGPT_DEBUG=1 to see the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import typing
+from collections.abc import Sequence
+
+from .. import __version__
+from ..console import ReaderSafeOutput, one_line_warnings
+from . import check, publish, sample, tokenize, train
+from .options import FORMATTER, OneLineErrorParser
+
+EXAMPLES = """\
+examples:
+  minigpt tokenize "Hello, world!"                      # GPT-2 tokens and ids
+  minigpt tokenize "To be" --tokenizer char --data tinyshakespeare
+  minigpt train --preset shakespeare-char-cpu             # a few minutes on a CPU
+  minigpt train --preset shakespeare-char --device cuda   # nanoGPT's GPU baseline
+  minigpt train --config run.toml --max-iters 500         # preset < TOML < flags
+  minigpt train --resume --out-dir out/shakespeare-char-cpu
+  torchrun --nproc_per_node=4 -m minigpt.cli train --preset shakespeare-char
+  minigpt sample --checkpoint out/shakespeare-char-cpu --prompt "ROMEO:" --seed 1
+  minigpt check layer_norm my_layer_norm.py               # your LayerNorm vs the package's
+  minigpt publish --run out/shakespeare-char-cpu --to docs/runs/shakespeare-char-cpu
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(
+        prog="minigpt",
+        description="MiniGPT: a GPT built one component at a time in PyTorch.",
+        epilog=EXAMPLES,
+        formatter_class=FORMATTER,
+    )
+    parser.add_argument("--version", action="version", version=f"minigpt {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in (tokenize, train, sample, check, publish):
+        command.add_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 usage or input error, 128 + the
+    signal's number when stopped by Ctrl-C, SIGTERM or SIGHUP)."""
+    from ..training.interrupts import Interrupted, signals_as_interrupts
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 0
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    stdout = sys.stdout
+    sys.stdout = output = ReaderSafeOutput(stdout)
+    try:
+        with signals_as_interrupts(), one_line_warnings(f"minigpt {args.command}"):
+            return args.handler(args)
+    except KeyboardInterrupt as err:
+        print(f"minigpt {args.command}: interrupted", file=sys.stderr)
+        return 128 + (err.signum if isinstance(err, Interrupted) else signal.SIGINT)
+    except (ValueError, OSError, RuntimeError, MemoryError) as err:
+        if os.environ.get("MINIGPT_DEBUG"):
+            raise
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"minigpt {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    finally:
+        sys.stdout = stdout
+        output.close()
+
+
+def run() -> typing.NoReturn:
+    """The `minigpt` program: `main`, then exit. Once the command has finished (a stopped run
+    is saved by then), a further Ctrl-C or SIGTERM cannot interrupt the interpreter's exit."""
+    from ..training.interrupts import STOP_SIGNALS
+
+    code = main()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(code)

@@ -1,0 +1,5 @@
+"""`python -m minigpt.cli` (what `torchrun ... -m minigpt.cli` starts) runs the command line."""
+
+from . import run
+
+run()
