@@ -98,14 +98,15 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
         return removed
     for path in folder.iterdir():
         match = _TEMPORARY.match(path.name)
-        if match and path.is_file() and not _process_alive(int(match["pid"])):
+        if match and path.is_file() and not process_alive(int(match["pid"])):
             with contextlib.suppress(OSError):
                 path.unlink()
                 removed.append(path)
     return removed
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` still runs (where that cannot be told: assume it does)."""
     if pid == os.getpid():
         return True
     if os.name != "posix":  # no cheap check elsewhere: assume alive, delete nothing

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -479,3 +480,194 @@ def test_a_damaged_sparse_weights_file_is_refused_without_reading_it_whole(publi
     finally:
         tracemalloc.stop()
     assert peak < 64 * 2**20  # the file is four times as large
+
+
+# --- Publishing is atomic: the old folder whole, or the new one -----------------------------
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _leftovers(to: Path) -> list[str]:
+    names = [p.name for p in to.parent.iterdir() if p.name.startswith(f".{to.name}.")]
+    return names + [p.name for p in to.iterdir() if p.name.startswith(".publish-")]
+
+
+@pytest.fixture
+def republished(published, tmp_path) -> Path:
+    """A published folder, with a file of the user's own beside the run's files."""
+    to = Path(shutil.copytree(published, tmp_path / "site" / "tiny-run"))
+    (to / "NOTES.md").write_text("my notes\n", encoding="utf-8")
+    return to
+
+
+def test_an_empty_destination_is_refused(finished_run, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["publish", "--run", str(finished_run), "--to", ""])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    assert "error: the folder to publish into is empty (--to '')" in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fault", ["OSError", "SafetensorError"])
+def test_a_full_disk_leaves_the_old_folder_whole(
+    finished_run, republished, monkeypatch, capsys, fault
+):
+    import errno
+
+    from safetensors import SafetensorError
+
+    before = _contents(republished)
+    if fault == "OSError":
+
+        def full(*args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr("minigpt.training.publish.export_attention_maps", full)
+    else:
+
+        def full(*args, **kwargs):
+            raise SafetensorError("Error while serializing: I/O error: No space left on device")
+
+        monkeypatch.setattr("safetensors.torch.save_file", full)
+    publish = ["publish", "--run", str(finished_run), "--to", str(republished), "--overwrite"]
+    code = main([*publish, "--max-new-tokens", "5"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert f"cannot publish into {republished}: the disk is full" in captured.err
+    assert f"{republished} is unchanged" in captured.err
+    assert _contents(republished) == before and _leftovers(republished) == []
+
+
+def test_overwrite_keeps_the_users_own_files(finished_run, republished, capsys):
+    before = _contents(republished)
+    publish = ["publish", "--run", str(finished_run), "--to", str(republished), "--overwrite"]
+    assert main([*publish, "--max-new-tokens", "5", "--prompt", "All:"]) == 0
+    after = _contents(republished)
+    assert set(after) == FILES | {"NOTES.md"} and after["NOTES.md"] == b"my notes\n"
+    assert after["samples.txt"] != before["samples.txt"]
+    assert after["samples.txt"].startswith(
+        f"# MiniGPT samples from {republished / WEIGHTS_NAME} (step 3)\n".encode()
+    )
+    assert _leftovers(republished) == []
+
+
+def test_a_publish_in_progress_refuses_a_second(finished_run, tmp_path, capsys):
+    from minigpt.training.publish import destination_lock
+
+    to = tmp_path / "new-run"
+    with destination_lock(to):
+        code = main(["publish", "--run", str(finished_run), "--to", str(to)])
+        captured = capsys.readouterr()
+        assert code == 2 and captured.err.count("\n") == 1
+        assert f"{to} is being published into by another minigpt publish" in captured.err
+        assert list(to.iterdir()) == []
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_what_a_killed_publish_left_is_tidied(finished_run, republished, capsys):
+    pid = _dead_pid()
+    stale = republished.parent / f".tiny-run.publish-{pid}"
+    stale.mkdir()
+    (stale / WEIGHTS_NAME).write_bytes(b"half")
+    (republished / ".publish-abc123").mkdir()  # what earlier versions staged inside the folder
+    before = _contents(republished)
+    # Killed between its two renames: the old folder set aside, the new one not yet in place.
+    republished.rename(republished.parent / f".tiny-run.replaced-{pid}")
+    code = main(["publish", "--run", str(finished_run), "--to", str(republished)])
+    assert code == 2 and "already holds a run" in capsys.readouterr().err  # it was put back
+    assert _contents(republished) == before
+    assert _leftovers(republished) == []
+
+
+SIGNALLED = """
+import os, signal, sys
+from minigpt.cli import main
+import minigpt.training.publish as publish
+stage, signum = sys.argv[1], getattr(signal, sys.argv[2])
+original = getattr(publish, stage)
+def interrupted(*args, **kwargs):
+    result = original(*args, **kwargs)
+    os.kill(os.getpid(), signum)
+    return result
+setattr(publish, stage, interrupted)
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("stage", "signum"),
+    [
+        ("export_attention_maps", "SIGTERM"),
+        ("_write_samples", "SIGINT"),
+        ("_write_samples", "SIGTERM"),
+    ],
+)
+def test_a_signal_during_publish_overwrite_leaves_the_old_folder_whole(
+    finished_run, republished, stage, signum
+):
+    import subprocess
+    import sys
+
+    before = _contents(republished)
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNALLED, stage, signum, "publish", "--run", str(finished_run),
+         "--to", str(republished), "--overwrite", "--max-new-tokens", "5"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 128 + getattr(signal, signum), done.stderr
+    assert done.stderr == "minigpt publish: interrupted\n"
+    assert _contents(republished) == before and _leftovers(republished) == []
+
+
+def test_a_signal_during_the_swap_leaves_one_whole_folder(finished_run, republished):
+    """The two renames that swap the folders run with stop signals held back: the signal lands
+    after the swap, and the folder is the new one, whole."""
+    import subprocess
+    import sys
+
+    script = SIGNALLED.replace("original = getattr(publish, stage)", "original = os.rename")
+    script = script.replace("setattr(publish, stage, interrupted)", "os.rename = interrupted")
+    done = subprocess.run(
+        [sys.executable, "-c", script, "-", "SIGTERM", "publish", "--run", str(finished_run),
+         "--to", str(republished), "--overwrite", "--max-new-tokens", "5", "--prompt", "All:"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    after = _contents(republished)
+    assert set(after) == FILES | {"NOTES.md"} and b"prompt='All:'" in after["samples.txt"]
+    assert _leftovers(republished) == []
+
+
+def test_two_publishes_into_one_new_folder_cannot_both_succeed(finished_run, tmp_path):
+    import subprocess
+    import sys
+
+    to = tmp_path / "race"
+    command = [sys.executable, "-m", "minigpt", "publish", "--run", str(finished_run),
+               "--to", str(to), "--max-new-tokens", "5"]  # fmt: skip
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in processes]
+    for p in processes:
+        p.stdout.close()
+        p.stderr.close()
+    assert sorted(code for code, _ in results) == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    assert refused.count("\n") == 1 and (
+        "being published into by another minigpt publish" in refused
+        or "already holds a run" in refused
+    )
+    assert {p.name for p in to.iterdir()} == FILES and _leftovers(to) == []

@@ -18,13 +18,15 @@ describes that one run:
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import math
 import os
 import re
 import shutil
-import tempfile
+import signal
+import threading
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,10 +34,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import torch
+from safetensors import SafetensorError
 
 from ..attention_maps import export_attention_maps
 from ..config import MiniGPTConfig
-from ..files import file_sha256, open_regular, read_bounded
+from ..files import file_sha256, open_regular, process_alive, read_bounded
 from ..model import MiniGPT
 from ..tokenization import Tokenizer, tokenizer_from_dict
 from .checkpoint import (
@@ -45,7 +48,13 @@ from .checkpoint import (
     load_checkpoint,
 )
 from .device import resolve_device
+from .interrupts import STOP_SIGNALS
 from .run_dir import METRICS_NAME, RUN_NAME
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no folder lock
+    fcntl = None
 
 WEIGHTS_NAME = "model.safetensors"
 ATTENTION_NAME = "attention.json"
@@ -192,7 +201,6 @@ def load_published_model(
     named), SHA-256 verified. Everything the file says is checked before it is used: the
     metadata's fields, the model's size against free memory, the tokenizer against the model,
     and every tensor's name, shape and dtype (float32 only) before the weights are read."""
-    from safetensors import SafetensorError
     from safetensors.torch import load as load_safetensors
 
     device = resolve_device(device) if isinstance(device, str) else device
@@ -313,24 +321,31 @@ def publish_run(
 ) -> dict[str, Any]:
     """Publish the finished run in folder `run` into folder `to`; returns the new `run.json`.
 
-    The run's checkpoint must be the one its `run.json` summarises (the same step). Files of
-    an earlier publication in `to` are replaced only with `overwrite`; other files are kept.
+    The run's checkpoint must be the one its `run.json` summarises (the same step). An earlier
+    publication in `to` is replaced only with `overwrite`; other files there are kept. The new
+    folder is built beside `to` and swapped in with two renames, so whatever stops a publish
+    (Ctrl-C, SIGTERM, a full disk, SIGKILL) leaves the old folder whole or the new one.
     """
     from .checkpoint import load_model
 
-    run, to = Path(run).expanduser(), Path(to).expanduser()
+    if not str(to).strip():
+        raise ValueError(
+            "the folder to publish into is empty (--to ''); name one, such as docs/runs/NAME"
+        )
+    shown = Path(to).expanduser()  # as given: samples.txt names the weights this way
+    run, to = Path(run).expanduser(), Path(os.path.abspath(shown))
     summary_path, metrics_path = run / RUN_NAME, run / METRICS_NAME
     for needed in (checkpoint_path(run), summary_path, metrics_path):
         if not needed.is_file():
             raise FileNotFoundError(
                 f"cannot publish {run}: {needed.name} not found (publish a finished run folder)"
             )
-    if (to / RUN_NAME).is_file() and not overwrite:
-        raise FileExistsError(
-            f"{to} already holds a run ({RUN_NAME}); pass --overwrite (overwrite=True) to "
-            "replace it"
-        )
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    if to == Path(os.path.abspath(run)):
+        raise ValueError(f"cannot publish {run} into its own folder: choose another --to")
+    if to.is_symlink():
+        raise ValueError(f"{to} is a symbolic link: publish into the folder it points to")
+    with open_regular(summary_path) as f:
+        summary = json.loads(read_bounded(f, MAX_SUMMARY_BYTES, str(summary_path)))
     payload = load_checkpoint(run)
     if payload["step"] != summary.get("steps"):
         raise ValueError(
@@ -340,28 +355,158 @@ def publish_run(
     model, tokenizer = load_model(run)
     for text in (samples.prompt, attention_text):  # an unknown character fails before writing
         tokenizer.encode(text)
-    to.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=to, prefix=".publish-") as staging:
-        stage = Path(staging)
-        summary["weights"] = save_weights(model, tokenizer, stage / WEIGHTS_NAME, payload["step"])
-        shutil.copyfile(metrics_path, stage / METRICS_NAME)
-        (stage / RUN_NAME).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        source = {
-            "preset": to.name,
-            "steps": payload["step"],
-            "batch_size": summary["config"]["batch_size"],
-            "val_loss": round(summary["final_val_loss"], 3),
-        }
-        export_attention_maps(model, tokenizer, attention_text, stage / ATTENTION_NAME, source)
-        for name in (WEIGHTS_NAME, METRICS_NAME, ATTENTION_NAME, RUN_NAME):
-            os.replace(stage / name, to / name)
-        _write_samples(to, stage / SAMPLES_NAME, samples)
-        os.replace(stage / SAMPLES_NAME, to / SAMPLES_NAME)
+    with destination_lock(to):
+        if (to / RUN_NAME).is_file() and not overwrite:
+            raise FileExistsError(
+                f"{to} already holds a run ({RUN_NAME}); pass --overwrite (overwrite=True) to "
+                "replace it"
+            )
+        stage = _sibling(to, "publish", os.getpid())
+        try:
+            stage.mkdir()
+            summary["weights"] = save_weights(
+                model, tokenizer, stage / WEIGHTS_NAME, payload["step"]
+            )
+            with open_regular(metrics_path) as source, open(stage / METRICS_NAME, "wb") as copy:
+                shutil.copyfileobj(source, copy)
+            (stage / RUN_NAME).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+            source = {
+                "preset": to.name,
+                "steps": payload["step"],
+                "batch_size": summary["config"]["batch_size"],
+                "val_loss": round(summary["final_val_loss"], 3),
+            }
+            export_attention_maps(model, tokenizer, attention_text, stage / ATTENTION_NAME, source)
+            _write_samples(stage, shown / WEIGHTS_NAME, samples)
+            _keep_other_files(to, stage)
+            _swap(stage, to)
+        except (OSError, SafetensorError) as err:
+            raise _publish_error(err, to) from None
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     return summary
 
 
-def _write_samples(folder: Path, out: Path, settings: SampleSettings) -> None:
-    """Write into `out` what `minigpt sample --checkpoint <folder> ... --out` writes."""
+PUBLISHED_NAMES = (WEIGHTS_NAME, RUN_NAME, METRICS_NAME, ATTENTION_NAME, SAMPLES_NAME)
+
+
+def _sibling(to: Path, kind: str, pid: int) -> Path:
+    """`.NAME.publish-PID` (the new folder being built) or `.NAME.replaced-PID` (the old one,
+    set aside for a moment), beside `to`."""
+    return to.with_name(f".{to.name}.{kind}-{pid}")
+
+
+@contextlib.contextmanager
+def destination_lock(to: Path) -> Iterator[None]:
+    """Hold an OS lock on folder `to` (created if need be) while publishing into it: a second
+    `minigpt publish` into it is refused. Tidy what a killed publish left: a folder it was
+    building, or the old folder it had set aside (put back if `to` is missing)."""
+    to = Path(os.path.abspath(to))
+    to.parent.mkdir(parents=True, exist_ok=True)
+    _tidy_killed_publishes(to)
+    created = not to.exists()
+    to.mkdir(exist_ok=True)
+    handle = _lock_folder(to)
+    for staging in to.glob(".publish-*"):  # where earlier versions built a publication
+        shutil.rmtree(staging, ignore_errors=True)
+    try:
+        yield
+    finally:
+        if handle is not None:
+            os.close(handle)
+        if created:
+            with contextlib.suppress(OSError):
+                to.rmdir()  # a folder this publish made and left empty
+
+
+def _lock_folder(to: Path) -> int | None:
+    if fcntl is None:  # Windows: no lock
+        return None
+    handle = os.open(to, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.path.samestat(os.fstat(handle), os.stat(to)):
+            return handle
+    except OSError:
+        pass
+    os.close(handle)  # busy, or swapped by a publish that has just finished: it is busy too
+    raise ValueError(
+        f"{to} is being published into by another minigpt publish; wait for it to finish"
+    )
+
+
+def _tidy_killed_publishes(to: Path) -> None:
+    pattern = re.compile(rf"^\.{re.escape(to.name)}\.(publish|replaced)-(\d+)$")
+    for path in to.parent.iterdir():
+        match = pattern.match(path.name)
+        if match is None or process_alive(int(match[2])):
+            continue
+        if match[1] == "replaced" and not to.exists():
+            os.rename(path, to)  # killed between the two renames: the old folder goes back
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _keep_other_files(to: Path, stage: Path) -> None:
+    """Carry the files of `to` that are not the run's (a README, say) into the new folder."""
+    for path in to.iterdir():
+        if path.name in PUBLISHED_NAMES:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.copytree(path, stage / path.name, symlinks=True)
+        else:
+            shutil.copy2(path, stage / path.name, follow_symlinks=False)
+
+
+def _swap(stage: Path, to: Path) -> None:
+    """Put the new folder in place of the old one. A stop signal waits until both renames are
+    done and the old folder is gone; a SIGKILL between the renames is undone by the next
+    publish (`_tidy_killed_publishes`)."""
+    aside = _sibling(to, "replaced", os.getpid())
+    with _signals_deferred():
+        os.rename(to, aside)
+        try:
+            os.rename(stage, to)
+        except BaseException:
+            os.rename(aside, to)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Within the block a stop signal is only noted; it is raised again as the block ends.
+    (Python runs signal handlers in the main thread, so this holds whatever other threads,
+    PyTorch's among them, the signal was delivered to.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {
+        s: signal.signal(s, lambda signum, _: received.append(signum)) for s in STOP_SIGNALS
+    }
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if received:
+            signal.raise_signal(received[0])
+
+
+def _publish_error(err: Exception, to: Path) -> OSError:
+    """One line for a publish that failed while writing; `to` is as it was."""
+    text = str(err).strip()
+    if getattr(err, "errno", None) == errno.ENOSPC or "No space left on device" in text:
+        reason = f"the disk is full ({shutil.disk_usage(to.parent).free / 1e6:,.0f} MB free)"
+    else:
+        reason = text.splitlines()[0] if text else type(err).__name__
+    return OSError(f"cannot publish into {to}: {reason}; {to} is unchanged")
+
+
+def _write_samples(folder: Path, shown: Path, settings: SampleSettings) -> None:
+    """Write `folder/samples.txt`: what `minigpt sample --checkpoint <folder> ... --out` writes,
+    naming the weights `shown` (where they are about to be)."""
     from ..samples import SampleOptions, write_samples
 
     options = SampleOptions(
@@ -372,5 +517,5 @@ def _write_samples(folder: Path, out: Path, settings: SampleSettings) -> None:
         seed=settings.seed,
     )
     model, tokenizer = load_published_model(folder)
-    source, step = model_source(folder)
-    write_samples(model, tokenizer, options, io.StringIO(), source, step, out)
+    _, step = model_source(folder)
+    write_samples(model, tokenizer, options, io.StringIO(), shown, step, folder / SAMPLES_NAME)
