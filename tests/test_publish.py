@@ -671,3 +671,20 @@ def test_two_publishes_into_one_new_folder_cannot_both_succeed(finished_run, tmp
         or "already holds a run" in refused
     )
     assert {p.name for p in to.iterdir()} == FILES and _leftovers(to) == []
+
+
+def test_publish_with_a_closed_output_still_publishes(finished_run, tmp_path):
+    """The work is done; then one line says its report was lost, and the status is 2."""
+    import subprocess
+    import sys
+
+    to = tmp_path / "published"
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "minigpt", "publish",
+         "--run", str(finished_run), "--to", str(to), "--max-new-tokens", "5"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr == (
+        "minigpt publish: error: cannot write to standard output (standard output is closed)\n"
+    )
+    assert {p.name for p in to.iterdir()} == FILES
