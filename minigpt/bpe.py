@@ -42,6 +42,7 @@ MAX_VOCAB_BYTES = 2**26
 MAX_MERGES = 2**20
 MAX_TOKEN_ID = 2**31 - 1  # MiniGPTConfig.vocab_size's limit
 MAX_FILE_BYTES = 2**26  # a saved GPT-2 tokenizer takes about 1 MB
+MAX_PATTERN_CHARS = 4096  # GPT-2's split pattern has 71
 # Seconds the split pattern may take on a text: one second plus 10 µs a character, at least 20
 # times what GPT-2's pattern needs. A pattern that backtracks catastrophically is stopped here
 # instead of hanging (the `regex` module checks the time while it matches).
@@ -314,7 +315,11 @@ class BPETokenizer:
         """Read a file `save` wrote (at most MAX_FILE_BYTES), checked as `from_dict` does."""
         with open(path, "rb") as f:
             text = read_bounded(f, MAX_FILE_BYTES, f"tokenizer file {path}").decode("utf-8")
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise ValueError("its JSON is nested too deeply") from None
+        return cls.from_dict(data)
 
 
 def check_bpe_dict(data: Any) -> None:
@@ -329,6 +334,11 @@ def check_bpe_dict(data: Any) -> None:
             raise ValueError(
                 f"BPE tokenizer's {key!r} is a {type(data[key]).__name__}, not a {kind.__name__}"
             )
+    if len(data["pattern"]) > MAX_PATTERN_CHARS:
+        raise ValueError(
+            f"BPE tokenizer's 'pattern' has {len(data['pattern']):,} characters, more than the "
+            f"{MAX_PATTERN_CHARS:,} allowed"
+        )
     try:
         regex.compile(data["pattern"])
     except (regex.error, RecursionError, OverflowError) as err:

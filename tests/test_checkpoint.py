@@ -189,3 +189,14 @@ def test_a_tokenizer_that_disagrees_with_the_model_is_refused_at_load(trained, t
         f"vocab_size is {len(chars)}",
     ):
         load_model(path)
+
+
+def test_a_changed_num_layers_is_refused_before_the_model_is_built(trained, tmp_path):
+    """Ten million tiny blocks fit in memory but would take many minutes to build."""
+    config = torch.load(trained, weights_only=True)["model_config"]
+    changed = {**config, "num_layers": 10**7, "embed_dim": 2, "num_heads": 1, "hidden_dim": 2}
+    path = rewrite(trained, tmp_path / "ckpt.pt", model_config=changed)
+    with pytest.raises(
+        ValueError, match="num_layers=10000000 but it holds the weights of 1 blocks"
+    ):
+        load_model(path)

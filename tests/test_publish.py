@@ -393,6 +393,15 @@ TAMPERED = [
         "of memory, but only",
     ),  # fmt: skip
     ("config other vocab", _config(vocab_size=7), "model_config", "vocab_size"),
+    (
+        "config many layers",
+        _config(num_layers=10**7, embed_dim=2, num_heads=1, hidden_dim=2),
+        "num_layers=10000000",
+        "weights of 1 blocks",
+    ),  # fmt: skip
+    ("config deep JSON", _meta("model_config", "[" * 100_000), "model_config", "not valid JSON"),
+    ("tokenizer deep JSON", _meta("tokenizer", "[" * 100_000), "tokenizer", "not valid JSON"),
+    ("bpe long pattern", _tokenizer(_bpe(pattern="a" * 5000)), "tokenizer", "5,000 characters"),
     ("tokenizer a list", _meta("tokenizer", "[1, 2]"), "tokenizer", "not a JSON object"),
     ("tokenizer not JSON", _meta("tokenizer", "{"), "tokenizer", "not valid JSON"),
     ("tokenizer no chars", _tokenizer({"kind": "char"}), "tokenizer", "'chars'"),
@@ -417,6 +426,7 @@ TAMPERED = [
     ("step a string", _summary(step="x"), "run.json", "weights.step"),
     ("step negative", _summary(step=-1), "run.json", "weights.step"),
     ("run.json a list", _whole_summary([1]), "run.json", "weights"),
+    ("run.json deep", _whole_summary([[[[[]]]]]), "run.json", "weights"),
     ("weights a symlink", _link(WEIGHTS_NAME, None), "model.safetensors", "symbolic link"),
     (
         "weights to passwd",

@@ -42,6 +42,7 @@ from ..files import file_sha256, open_regular, process_alive, read_bounded
 from ..model import MiniGPT
 from ..tokenization import Tokenizer, tokenizer_from_dict
 from .checkpoint import (
+    check_layers_stored,
     check_model_fits,
     check_tokenizer_fits,
     checkpoint_path,
@@ -131,7 +132,7 @@ def _weights_entry(summary_path: Path) -> dict[str, Any]:
         entry = json.loads(text)["weights"]
         if not isinstance(entry, dict):
             raise TypeError
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
         raise ValueError(
             f"{summary_path} records no weights SHA-256: publish the run with minigpt publish"
         ) from None
@@ -220,6 +221,7 @@ def load_published_model(
                 f"{weights} is invalid: its metadata's step is {str(metadata.get('step'))[:40]!r}"
                 f" but its {RUN_NAME} says {entry['step']}"
             )
+        check_layers_stored(config, header, str(weights))
         model = MiniGPT(config)
         _check_tensors(header, model, weights, entry["bytes"] - data_start)
         f.seek(0)
@@ -244,7 +246,7 @@ def _read_header(f: BinaryIO, weights: Path) -> tuple[dict[str, Any], int]:
         )
     try:
         header = json.loads(f.read(length).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         header = None
     if not isinstance(header, dict):
         raise ValueError(f"{weights} is not a readable safetensors file (its header is not JSON)")
@@ -259,7 +261,7 @@ def _metadata_field(
         raise ValueError(f"{weights} is invalid: its metadata has no {name!r}")
     try:
         value = json.loads(metadata[name])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise ValueError(f"{weights} is invalid: its metadata's {name} is not valid JSON") from None
     if not isinstance(value, dict):
         raise ValueError(
@@ -345,7 +347,13 @@ def publish_run(
     if to.is_symlink():
         raise ValueError(f"{to} is a symbolic link: publish into the folder it points to")
     with open_regular(summary_path) as f:
-        summary = json.loads(read_bounded(f, MAX_SUMMARY_BYTES, str(summary_path)))
+        text = read_bounded(f, MAX_SUMMARY_BYTES, str(summary_path))
+    try:
+        summary = json.loads(text)
+        if not isinstance(summary, dict):
+            raise TypeError
+    except (ValueError, TypeError, RecursionError):
+        raise ValueError(f"cannot publish {run}: its {RUN_NAME} is not a JSON object") from None
     payload = load_checkpoint(run)
     if payload["step"] != summary.get("steps"):
         raise ValueError(
