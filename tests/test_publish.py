@@ -698,3 +698,9 @@ def test_publish_with_a_closed_output_still_publishes(finished_run, tmp_path):
         "minigpt publish: error: cannot write to standard output (standard output is closed)\n"
     )
     assert {p.name for p in to.iterdir()} == FILES
+
+
+def test_a_folder_named_like_a_weights_file_is_a_folder(published, tmp_path):
+    copy = shutil.copytree(published, tmp_path / "run.safetensors")
+    model, _ = minigpt.load_model(copy)
+    assert model.config.embed_dim == 16

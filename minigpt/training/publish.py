@@ -89,7 +89,7 @@ def is_published_run(path: str | os.PathLike[str]) -> bool:
 def _weights_path(path: str | os.PathLike[str]) -> Path:
     """The weights file named, or a folder's `model.safetensors`."""
     path = Path(path).expanduser()
-    return path if path.suffix == ".safetensors" else path / WEIGHTS_NAME
+    return path / WEIGHTS_NAME if path.is_dir() else path
 
 
 def save_weights(model: MiniGPT, tokenizer: Tokenizer, path: Path, step: int) -> dict[str, Any]:
