@@ -12,7 +12,11 @@ describes that one run:
 * `samples.txt`: what `minigpt sample --checkpoint <folder> ... --out samples.txt` writes.
 
 `load_published_model(folder)` reads the weights back once their SHA-256 matches `run.json`;
-`minigpt.load_model` and `minigpt sample --checkpoint` accept such a folder.
+`minigpt.load_model` and `minigpt sample --checkpoint` accept such a folder. A published folder
+may come from anyone, so its files are read only when they are regular files inside it, and
+everything they say is checked (sizes against free memory first) before it is used.
+
+Publishing builds the new folder beside the old one and swaps it in whole (see `publish_run`).
 """
 
 from __future__ import annotations
@@ -332,7 +336,7 @@ def publish_run(
 
     if not str(to).strip():
         raise ValueError(
-            "the folder to publish into is empty (--to ''); name one, such as docs/runs/NAME"
+            "the folder to publish into is empty (--to ''); name the folder, such as runs/NAME"
         )
     shown = Path(to).expanduser()  # as given: samples.txt names the weights this way
     run, to = Path(run).expanduser(), Path(os.path.abspath(shown))
@@ -375,8 +379,8 @@ def publish_run(
             summary["weights"] = save_weights(
                 model, tokenizer, stage / WEIGHTS_NAME, payload["step"]
             )
-            with open_regular(metrics_path) as source, open(stage / METRICS_NAME, "wb") as copy:
-                shutil.copyfileobj(source, copy)
+            with open_regular(metrics_path) as log, open(stage / METRICS_NAME, "wb") as copy:
+                shutil.copyfileobj(log, copy)
             (stage / RUN_NAME).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
             source = {
                 "preset": to.name,
