@@ -21,6 +21,8 @@ from typing import Any, Literal
 import regex
 import tiktoken
 
+from .files import read_bounded
+
 ENDOFTEXT = "<|endoftext|>"
 
 # GPT-2's rule for cutting text into chunks before BPE: contractions, runs of letters, runs of
@@ -30,6 +32,21 @@ ENDOFTEXT = "<|endoftext|>"
 GPT2_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 AllowedSpecial = Collection[str] | Literal["all"]
+
+# Limits on a tokenizer read from a file, which may come from anyone. A merge joins two tokens,
+# so 41 merges that each double a token would need 2**41 bytes; bounding each token's length
+# also bounds how deep merges nest (every merge adds at least one byte). GPT-2's longest token
+# has 128 bytes and its whole vocabulary about 330 KB.
+MAX_TOKEN_BYTES = 1024
+MAX_VOCAB_BYTES = 2**26
+MAX_MERGES = 2**20
+MAX_TOKEN_ID = 2**31 - 1  # MiniGPTConfig.vocab_size's limit
+MAX_FILE_BYTES = 2**26  # a saved GPT-2 tokenizer takes about 1 MB
+MAX_PATTERN_CHARS = 4096  # GPT-2's split pattern has 71
+# Seconds the split pattern may take on a text: one second plus 10 µs a character, at least 20
+# times what GPT-2's pattern needs. A pattern that backtracks catastrophically is stopped here
+# instead of hanging (the `regex` module checks the time while it matches).
+SPLIT_SECONDS, SPLIT_SECONDS_PER_CHAR = 1.0, 1e-5
 
 
 def token_text(token: bytes) -> str:
@@ -211,13 +228,25 @@ class BPETokenizer:
             if is_special:
                 ids.append(self.special_tokens[part])
                 continue
-            for chunk in self._compiled_pattern.findall(part):
+            for chunk in self._split(part):
                 if chunk not in self._chunk_cache:
                     self._chunk_cache[chunk] = tuple(
                         bpe_encode_chunk(chunk.encode("utf-8"), self.merges, self.byte_ids)
                     )
                 ids.extend(self._chunk_cache[chunk])
         return ids
+
+    def _split(self, text: str) -> list[str]:
+        """Cut text into chunks with the pattern, within a time limit."""
+        seconds = SPLIT_SECONDS + SPLIT_SECONDS_PER_CHAR * len(text)
+        try:
+            return self._compiled_pattern.findall(text, timeout=seconds)
+        except TimeoutError:
+            raise ValueError(
+                f"the tokenizer's split pattern {self.pattern!r} took more than {seconds:.1f} s "
+                f"on {len(text):,} characters: it backtracks catastrophically; use another "
+                f"tokenizer"
+            ) from None
 
     def decode(self, ids: Sequence[int]) -> str:
         """Join the tokens' bytes; bytes that are not valid UTF-8 decode as U+FFFD."""
@@ -270,6 +299,10 @@ class BPETokenizer:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BPETokenizer:
+        """Rebuild a tokenizer from `to_dict()`'s form. The data may come from a file anyone
+        made, so every field is checked first (a ValueError names it), and no token may be
+        longer than MAX_TOKEN_BYTES."""
+        check_bpe_dict(data)
         merges = {(left, right): new_id for left, right, new_id in data["merges"]}
         return cls(merges, data["pattern"], data["special_tokens"], data["byte_ids"], data["name"])
 
@@ -279,7 +312,85 @@ class BPETokenizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> BPETokenizer:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a file `save` wrote (at most MAX_FILE_BYTES), checked as `from_dict` does."""
+        with open(path, "rb") as f:
+            text = read_bounded(f, MAX_FILE_BYTES, f"tokenizer file {path}").decode("utf-8")
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise ValueError("its JSON is nested too deeply") from None
+        return cls.from_dict(data)
+
+
+def check_bpe_dict(data: Any) -> None:
+    """Refuse BPE data of the wrong shape, unknown ids, a bad pattern or oversized tokens."""
+    if not isinstance(data, dict):
+        raise ValueError(f"BPE tokenizer data is a {type(data).__name__}, not a JSON object")
+    kinds = {"name": str, "pattern": str, "special_tokens": dict, "byte_ids": list, "merges": list}
+    for key, kind in kinds.items():
+        if key not in data:
+            raise ValueError(f"BPE tokenizer data has no {key!r}")
+        if not isinstance(data[key], kind):
+            raise ValueError(
+                f"BPE tokenizer's {key!r} is a {type(data[key]).__name__}, not a {kind.__name__}"
+            )
+    if len(data["pattern"]) > MAX_PATTERN_CHARS:
+        raise ValueError(
+            f"BPE tokenizer's 'pattern' has {len(data['pattern']):,} characters, more than the "
+            f"{MAX_PATTERN_CHARS:,} allowed"
+        )
+    try:
+        regex.compile(data["pattern"])
+    except (regex.error, RecursionError, OverflowError) as err:
+        raise ValueError(
+            f"BPE tokenizer's 'pattern' is not a valid regular expression ({err})"
+        ) from None
+    byte_ids = data["byte_ids"]
+    if len(byte_ids) != 256 or not all(_is_id(i) for i in byte_ids) or len(set(byte_ids)) != 256:
+        raise ValueError("BPE tokenizer's 'byte_ids' must be 256 distinct ids, one per byte")
+    lengths = dict.fromkeys(byte_ids, 1)
+    specials = data["special_tokens"]
+    if not all(isinstance(t, str) and t and _is_id(i) for t, i in specials.items()):
+        raise ValueError("BPE tokenizer's 'special_tokens' must map non-empty texts to ids")
+    merges = data["merges"]
+    if len(merges) > MAX_MERGES:
+        raise ValueError(f"BPE tokenizer has {len(merges):,} merges, more than {MAX_MERGES:,}")
+    total = 256
+    for index, merge in enumerate(merges):
+        if not (isinstance(merge, list) and len(merge) == 3 and all(map(_is_id, merge))):
+            raise ValueError(
+                f"BPE tokenizer's 'merges' entry {index} is {str(merge)[:40]}, not three ids "
+                f"[left, right, new]"
+            )
+        left, right, new_id = merge
+        for part in (left, right):
+            if part not in lengths:
+                raise ValueError(
+                    f"BPE tokenizer's merge {index} uses id {part}, which no byte or earlier "
+                    f"merge makes"
+                )
+        if new_id in lengths:
+            raise ValueError(f"BPE tokenizer's merge {index} makes id {new_id} a second time")
+        lengths[new_id] = lengths[left] + lengths[right]
+        total += lengths[new_id]
+        if lengths[new_id] > MAX_TOKEN_BYTES:
+            raise ValueError(
+                f"BPE tokenizer's merge {index} makes a token of {lengths[new_id]:,} bytes, "
+                f"longer than the {MAX_TOKEN_BYTES:,} allowed"
+            )
+        if total > MAX_VOCAB_BYTES:
+            raise ValueError(
+                f"BPE tokenizer's tokens take more than the {MAX_VOCAB_BYTES:,} bytes allowed"
+            )
+    clashes = sorted(set(specials.values()) & lengths.keys())
+    if clashes or len(set(specials.values())) != len(specials):
+        raise ValueError(
+            f"BPE tokenizer's special tokens reuse ids {clashes or 'among themselves'}"
+        )
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_ID
 
 
 def split_special_tokens(text: str, specials: Collection[str]) -> Iterator[tuple[str, bool]]:

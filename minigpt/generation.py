@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from .model import MiniGPT
+from .sampling import check_max_new_tokens, check_sampling_options, check_seed
 from .tokenization import Tokenizer
 
 
@@ -44,6 +45,7 @@ def stream_text(
     A BPE token can hold part of a character (an emoji spans several tokens), so a piece is
     yielded only once its bytes decode completely. Stops at end-of-text or `max_new_tokens`.
     """
+    check_arguments(prompt, max_new_tokens, temperature, top_k, top_p, seed)
     device = next(model.parameters()).device
     ids = torch.tensor([prompt_ids(tokenizer, prompt)], dtype=torch.long, device=device)
     generator = None
@@ -65,6 +67,23 @@ def stream_text(
     if pending:
         yield tokenizer.decode(pending)
     # --8<-- [end:stream_text]
+
+
+def check_arguments(
+    prompt: str,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    seed: int | None,
+) -> None:
+    """One clear ValueError for any argument generation cannot use, before any work."""
+    if not isinstance(prompt, str):
+        raise ValueError(f"prompt must be a str ('' starts afresh), got {prompt!r}")
+    check_max_new_tokens(max_new_tokens)
+    check_sampling_options(temperature, top_k, top_p)
+    if seed is not None:
+        check_seed(seed)
 
 
 def generate_text(model: MiniGPT, tokenizer: Tokenizer, prompt: str = "", **options: Any) -> str:

@@ -16,7 +16,7 @@ from .layer_norm import LayerNorm
 from .linear_kernels import Linear, decoding
 from .multi_head_attention import KVCache
 from .positional_embeddings import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding
-from .sampling import check_sampling_options, sample_next_token
+from .sampling import check_max_new_tokens, check_sampling_options, sample_next_token
 from .token_embeddings import TokenEmbedding, check_token_ids
 from .transformer_block import TransformerBlock
 
@@ -171,8 +171,7 @@ class MiniGPT(nn.Module):
         `use_cache=False` does.
         """
         check_sampling_options(temperature, top_k, top_p)
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        check_max_new_tokens(max_new_tokens)
         check_token_ids(ids, self.config.vocab_size)  # a clear TypeError before indexing
         self._check_input(ids[:, -self.config.block_size :] if ids.dim() == 2 else ids, None, 0)
         was_training = self.training

@@ -31,8 +31,22 @@ def check_sampling_options(temperature: float, top_k: int | None, top_p: float |
         raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
-    if top_p is not None and not 0.0 < top_p <= 1.0:  # also refuses nan
-        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p}")
+    if top_p is not None and (
+        isinstance(top_p, bool)
+        or not isinstance(top_p, (int, float))
+        or not 0.0 < top_p <= 1.0  # also refuses nan
+    ):
+        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
+
+
+def check_max_new_tokens(max_new_tokens: int) -> None:
+    """How many tokens to generate: a whole number, 0 or more (True is not a number here)."""
+    if (
+        isinstance(max_new_tokens, bool)
+        or not isinstance(max_new_tokens, int)
+        or max_new_tokens < 0
+    ):
+        raise ValueError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
 
 
 # --8<-- [start:sample_next_token]
@@ -45,14 +59,18 @@ def sample_next_token(
 ) -> Tensor:
     """Pick one token id per row of `logits` (batch, vocab); returns (batch, 1).
 
-    - temperature 0 → greedy: always the most likely token.
+    - temperature 0 → greedy: always the most likely token (and so are temperatures too
+      small for float32, such as 1e-45).
     - temperature < 1 sharpens the distribution, > 1 flattens it.
     - top_k keeps only the k most likely tokens.
     - top_p keeps the smallest set of tokens whose probabilities add up to at least p.
     """
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
-    logits = logits.float() / temperature
+    scaled = logits.float() / temperature
+    if scaled.isinf().any():  # a temperature so tiny it overflows float32: its limit, greedy
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = scaled
     if top_k is not None and top_k < logits.shape[-1]:
         kth_largest = torch.topk(logits, top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth_largest, float("-inf"))

@@ -96,7 +96,11 @@ class CharTokenizer:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CharTokenizer:
-        return cls(list(data["chars"]))
+        chars = data.get("chars")
+        if not isinstance(chars, str) or not chars:
+            shown = "no 'chars'" if chars is None else f"'chars' {str(chars)[:40]}"
+            raise ValueError(f"char tokenizer data has {shown}, not a non-empty text")
+        return cls(list(chars))
 
 
 # --8<-- [start:gpt2_tokenizer]
@@ -160,7 +164,7 @@ def get_tokenizer(name_or_path: str | os.PathLike[str], text: str | None = None)
     if path.is_file():
         try:
             return BPETokenizer.load(path)
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError among them
             raise ValueError(
                 f"tokenizer file {path} is not a BPE tokenizer saved with BPETokenizer.save "
                 f"({type(err).__name__}: {err})"
@@ -172,7 +176,10 @@ def get_tokenizer(name_or_path: str | os.PathLike[str], text: str | None = None)
 
 
 def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
-    """Rebuild a tokenizer from its `to_dict()` form, e.g. as stored in a checkpoint."""
+    """Rebuild a tokenizer from its `to_dict()` form, e.g. as stored in a checkpoint; data of
+    the wrong shape is a ValueError."""
+    if not isinstance(data, dict):
+        raise ValueError(f"tokenizer data is a {type(data).__name__}, not a JSON object")
     kind = data.get("kind")
     if kind == "gpt2":
         return GPT2Tokenizer()

@@ -225,3 +225,80 @@ def test_gpt2_bpe_dict_round_trip(gpt2_bpe: BPETokenizer) -> None:
 
 
 # Choosing a tokenizer
+
+
+# BPE data from a file anyone made
+
+
+def doubling_merges(count: int) -> list[list[int]]:
+    """`count` merges, each joining the previous token to itself: 2**count bytes at the end."""
+    return [[97, 97, 256]] + [[255 + i, 255 + i, 256 + i] for i in range(1, count)]
+
+
+def bpe_data(**fields) -> dict:
+    data = {"kind": "bpe", "name": "bpe", "pattern": GPT2_SPLIT_PATTERN, "special_tokens": {},
+            "byte_ids": list(range(256)), "merges": []}  # fmt: skip
+    return {**data, **fields}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"merges": doubling_merges(41)}, "merge 10 makes a token of 2,048 bytes, longer than"),
+        ({"merges": [[97, 98, 256]] * 2}, "merge 1 makes id 256 a second time"),
+        ({"merges": [[999, 1000, 256]]}, "merge 0 uses id 999, which no byte or earlier merge"),
+        ({"merges": [[]]}, "'merges' entry 0 is [], not three ids"),
+        ({"merges": [[97, True, 256]]}, "'merges' entry 0 is [97, True, 256]"),
+        ({"merges": "ab"}, "'merges' is a str, not a list"),
+        ({"byte_ids": []}, "'byte_ids' must be 256 distinct ids"),
+        ({"byte_ids": [0] * 256}, "'byte_ids' must be 256 distinct ids"),
+        ({"pattern": "("}, "'pattern' is not a valid regular expression"),
+        ({"pattern": 7}, "'pattern' is a int, not a str"),
+        ({"special_tokens": {"<|x|>": 97}}, "special tokens reuse ids [97]"),
+        ({"special_tokens": {"<|x|>": -1}}, "'special_tokens' must map non-empty texts to ids"),
+        ({"name": None}, "'name' is a NoneType, not a str"),
+    ],
+)
+def test_bad_bpe_data_is_named(fields, message) -> None:
+    with pytest.raises(ValueError, match=regex.escape(message)):
+        tokenizer_from_dict(bpe_data(**fields))
+
+
+def test_a_bpe_data_without_a_field_or_not_an_object_is_named() -> None:
+    data = bpe_data()
+    del data["merges"]
+    with pytest.raises(ValueError, match="BPE tokenizer data has no 'merges'"):
+        tokenizer_from_dict(data)
+    with pytest.raises(ValueError, match="tokenizer data is a list, not a JSON object"):
+        tokenizer_from_dict([1, 2])
+
+
+def test_the_longest_allowed_tokens_load() -> None:
+    tokenizer = tokenizer_from_dict(bpe_data(merges=doubling_merges(10)))  # 1,024 bytes
+    assert tokenizer.decode([265]) == "a" * 1024
+    assert tokenizer.encode("a" * 1024) == [265]
+
+
+def test_a_tokenizer_file_of_doubling_merges_is_refused(tmp_path) -> None:
+    path = tmp_path / "doubling.json"
+    path.write_text(json.dumps(bpe_data(merges=doubling_merges(41))), encoding="utf-8")
+    with pytest.raises(ValueError, match="longer than the 1,024 allowed"):
+        get_tokenizer(path)
+
+
+def test_a_huge_tokenizer_file_is_refused_before_it_is_read(tmp_path) -> None:
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as f:
+        f.truncate(2**30)  # a 1 GiB hole
+    with pytest.raises(ValueError, match="is 1,073,741,824 bytes, more than the 67,108,864"):
+        get_tokenizer(path)
+
+
+def test_a_catastrophic_split_pattern_is_stopped(monkeypatch) -> None:
+    """`(a|aa)+$` backtracks exponentially on a run of a's: stopped at the time limit, instead
+    of hanging `minigpt tokenize`."""
+    monkeypatch.setattr("minigpt.bpe.SPLIT_SECONDS", 0.2)
+    tokenizer = tokenizer_from_dict(bpe_data(pattern="(?:a|aa)+$"))
+    with pytest.raises(ValueError, match=r"split pattern '\(\?:a\|aa\)\+\$' took more than 0.2 s"):
+        tokenizer.encode("a" * 40 + "!")
+    assert tokenizer.encode("aaaa") == [97, 97, 97, 97]  # it matches, fast, where it can

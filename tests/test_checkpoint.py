@@ -165,3 +165,38 @@ def test_an_invalid_random_state_is_named_on_resume(trained, tmp_path):
     config = TrainConfig(**{**settings, "out_dir": str(tmp_path), "resume": True})
     with pytest.raises(ValueError, match="its saved random state is invalid"):
         train(config)
+
+
+def test_a_checkpoints_tokenizer_is_checked_before_it_is_built(trained, tmp_path):
+    """41 merges that each double a token would need 2**41 bytes: refused while loading."""
+    merges = [[97, 97, 256]] + [[255 + i, 255 + i, 256 + i] for i in range(1, 41)]
+    doubling = {"kind": "bpe", "name": "bpe", "pattern": "x", "special_tokens": {},
+                "byte_ids": list(range(256)), "merges": merges}  # fmt: skip
+    path = rewrite(trained, tmp_path / "ckpt.pt", tokenizer=doubling)
+    with pytest.raises(ValueError, match="invalid tokenizer .*longer than the 1,024 allowed"):
+        load_model(path)
+    path = rewrite(trained, tmp_path / "ckpt.pt", tokenizer={"kind": "char", "chars": [1, 2]})
+    with pytest.raises(ValueError, match="invalid tokenizer .*'chars' \\[1, 2\\], not a non-empty"):
+        load_model(path)
+
+
+def test_a_tokenizer_that_disagrees_with_the_model_is_refused_at_load(trained, tmp_path):
+    chars = torch.load(trained, weights_only=True)["tokenizer"]["chars"]
+    path = rewrite(trained, tmp_path / "ckpt.pt", tokenizer={"kind": "char", "chars": chars[:-1]})
+    with pytest.raises(
+        ValueError,
+        match=f"tokenizer has a vocabulary of {len(chars) - 1} but its model_config's "
+        f"vocab_size is {len(chars)}",
+    ):
+        load_model(path)
+
+
+def test_a_changed_num_layers_is_refused_before_the_model_is_built(trained, tmp_path):
+    """Ten million tiny blocks fit in memory but would take many minutes to build."""
+    config = torch.load(trained, weights_only=True)["model_config"]
+    changed = {**config, "num_layers": 10**7, "embed_dim": 2, "num_heads": 1, "hidden_dim": 2}
+    path = rewrite(trained, tmp_path / "ckpt.pt", model_config=changed)
+    with pytest.raises(
+        ValueError, match="num_layers=10000000 but it holds the weights of 1 blocks"
+    ):
+        load_model(path)

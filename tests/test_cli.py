@@ -518,3 +518,78 @@ def test_a_closed_pipe_neither_loses_a_run_nor_prints_an_error(corpus, tmp_path,
         assert "Broken pipe" not in err and "Traceback" not in err and "Exception" not in err
     assert load_checkpoint(tmp_path / "run")["step"] == 12
     assert (tmp_path / "run" / "run.json").is_file()
+
+
+# -- where the output goes: closed, full, interrupted early ------------------------------------
+
+
+def _with_stdout(redirect: str, *arguments: str) -> subprocess.CompletedProcess:
+    """`minigpt ARGUMENTS` run by the shell with its standard output redirected (`>&-`, ...)."""
+    return subprocess.run(
+        ["sh", "-c", f'exec "$@" {redirect}', "sh", sys.executable, "-m", "minigpt", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("redirect", "reason"),
+    [(">&-", "standard output is closed"), (">/dev/full", "No space left on device")],
+)
+def test_output_that_cannot_be_written_is_an_error(run_dir, tmp_path, redirect, reason):
+    """A closed standard output or a full disk: the work is still done (--out is saved), then
+    one line says the output was lost, and the status is 2, never 0."""
+    out = tmp_path / "samples.txt"
+    sample = ["sample", "--checkpoint", str(run_dir), "--max-new-tokens", "5", "--seed", "1",
+              "--device", "cpu", "--out", str(out)]  # fmt: skip
+    for arguments in (["tokenize", "hello"], sample, ["check", "--list"]):
+        done = _with_stdout(redirect, *arguments)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == (
+            f"minigpt {arguments[0]}: error: cannot write to standard output ({reason})\n"
+        )
+    assert out.read_text(encoding="utf-8").count("=== sample 1 · seed 1") == 1
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.3, 0.5, 0.8])
+def test_ctrl_c_while_the_command_starts_is_one_line(delay):
+    """Ctrl-C while Python is still importing PyTorch: 'interrupted', status 130, no traceback."""
+    import time
+
+    process = minigpt_process("tokenize", "hello", "--tokenizer", "char")
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    if process.returncode == 0:  # it had finished already
+        assert err == "" and "5 tokens for 5 characters" in out
+    else:
+        assert process.returncode == 128 + signal.SIGINT
+        assert err in ("minigpt: interrupted\n", "minigpt tokenize: interrupted\n")
+
+
+def test_the_command_line_starts_without_importing_pytorch():
+    """What makes early Ctrl-C safe: `minigpt` handles it before the heavy imports begin."""
+    code = "import sys, minigpt.cli; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout == "False\n", done.stderr
+
+
+def test_threads_has_an_upper_bound(capsys):
+    cores = os.cpu_count()
+    code = main(["sample", "--checkpoint", "x", "--threads", str(cores + 1)])
+    assert_one_line_error(
+        capsys, code, f"--threads: must be at most {cores} (this machine's CPU cores)"
+    )
+
+
+def test_a_catastrophic_pattern_in_a_bpe_file_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("minigpt.bpe.SPLIT_SECONDS", 0.2)
+    path = tmp_path / "slow.json"
+    data = {"kind": "bpe", "name": "bpe", "pattern": "(?:a|aa)+$", "special_tokens": {},
+            "byte_ids": list(range(256)), "merges": []}  # fmt: skip
+    path.write_text(json.dumps(data), encoding="utf-8")
+    code = main(["tokenize", "a" * 40 + "!", "--tokenizer", str(path)])
+    assert_one_line_error(capsys, code, "split pattern", "backtracks catastrophically")

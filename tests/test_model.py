@@ -324,7 +324,7 @@ def test_the_parameter_count_is_known_from_the_config(overrides):
         ({"temperature": -1.0}, "temperature must be >= 0"),
         ({"top_k": 0}, "top_k must be a positive integer or None, got 0"),
         ({"top_p": 1.5}, r"top_p must be in \(0, 1\] or None, got 1.5"),
-        ({"max_new_tokens": -1}, "max_new_tokens must be >= 0, got -1"),
+        ({"max_new_tokens": -1}, "max_new_tokens must be a whole number >= 0, got -1"),
     ],
 )
 def test_bad_generation_options(model, options, message):

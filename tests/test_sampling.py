@@ -97,6 +97,9 @@ def test_a_seeded_generator_reproduces_the_samples():
         ({"top_k": True}, "top_k must be a positive integer or None, got True"),
         ({"top_p": 0.0}, "top_p must be in (0, 1] or None, got 0.0"),
         ({"top_p": 1.5}, "top_p must be in (0, 1] or None, got 1.5"),
+        ({"top_p": True}, "top_p must be in (0, 1] or None, got True"),
+        ({"top_p": "0.5"}, "top_p must be in (0, 1] or None, got '0.5'"),
+        ({"temperature": "0.5"}, "temperature must be a number, got '0.5'"),
     ],
 )
 def test_bad_options_raise_with_exact_messages(options, message):
@@ -110,3 +113,44 @@ def test_probabilities_are_not_changed_without_filters():
     frequencies = empirical(LOGITS, n=20000)
     torch.testing.assert_close(frequencies, PROBS[0], atol=0.015, rtol=0)
     assert math.isclose(float(frequencies.sum()), 1.0, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("temperature", [1e-45, 1e-300, 5e-324, 1e-38])
+def test_tiny_temperatures_are_greedy(temperature):
+    """Dividing by a temperature this small overflows float32 (1e-300 even rounds to 0): the
+    limit of ever sharper distributions, greedy decoding, is what they give."""
+    logits = torch.tensor([[3.0, 9.5, -2.0, 9.25], [100.0, -100.0, 0.0, 99.0]])
+    for seed in range(3):
+        generator = torch.Generator().manual_seed(seed)
+        chosen = sample_next_token(logits, temperature, top_p=0.9, generator=generator)
+        assert chosen.flatten().tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"seed": -1}, "seed must be a whole number in [0, 4294967295], got -1"),
+        ({"seed": 2**32}, "seed must be a whole number in [0, 4294967295], got 4294967296"),
+        ({"seed": "1"}, "seed must be a whole number in [0, 4294967295], got '1'"),
+        ({"max_new_tokens": True}, "max_new_tokens must be a whole number >= 0, got True"),
+        ({"max_new_tokens": "5"}, "max_new_tokens must be a whole number >= 0, got '5'"),
+        ({"max_new_tokens": -1}, "max_new_tokens must be a whole number >= 0, got -1"),
+        ({"top_p": True}, "top_p must be in (0, 1] or None, got True"),
+        ({"temperature": "hot"}, "temperature must be a number, got 'hot'"),
+        ({"prompt": None}, "prompt must be a str ('' starts afresh), got None"),
+        ({"prompt": 42}, "prompt must be a str ('' starts afresh), got 42"),
+    ],
+)
+def test_bad_generation_arguments_are_value_errors(options, message):
+    from minigpt import MiniGPT, MiniGPTConfig
+    from minigpt.generation import generate_text
+    from minigpt.tokenization import CharTokenizer
+
+    tokenizer = CharTokenizer(list("ab\n"))
+    model = MiniGPT(
+        MiniGPTConfig(vocab_size=3, block_size=4, embed_dim=8, num_heads=2, num_layers=1)
+    )
+    settings = {"prompt": "ab", "max_new_tokens": 2, **options}
+    with pytest.raises(ValueError) as info:
+        generate_text(model, tokenizer, **settings)
+    assert str(info.value) == message

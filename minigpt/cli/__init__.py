@@ -9,17 +9,16 @@ Set MINIGPT_DEBUG=1 to see the full traceback instead.
 
 from __future__ import annotations
 
-import argparse
-import os
 import signal
 import sys
 import typing
-from collections.abc import Sequence
 
-from .. import __version__
-from ..console import ReaderSafeOutput, one_line_warnings
-from . import check, publish, sample, tokenize, train
-from .options import FORMATTER, OneLineErrorParser
+if typing.TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+# Everything else is imported inside the functions: `run` handles Ctrl-C before PyTorch (about
+# a second of imports) starts loading.
 
 EXAMPLES = """\
 examples:
@@ -37,6 +36,10 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    from . import check, publish, sample, tokenize, train
+    from .options import FORMATTER, OneLineErrorParser
+
     parser = OneLineErrorParser(
         prog="minigpt",
         description="MiniGPT: a GPT built one component at a time in PyTorch.",
@@ -51,8 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 usage or input error, 128 + the
-    signal's number when stopped by Ctrl-C, SIGTERM or SIGHUP)."""
+    """Run the command line; returns the exit status (0 ok, 2 usage or input error, or output
+    that could not be written; 128 + the signal's number when stopped by Ctrl-C, SIGTERM or
+    SIGHUP)."""
+    import os
+
+    from ..console import ReaderSafeOutput, one_line_warnings
     from ..training.interrupts import Interrupted, signals_as_interrupts
 
     parser = build_parser()
@@ -67,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout = output = ReaderSafeOutput(stdout)
     try:
         with signals_as_interrupts(), one_line_warnings(f"minigpt {args.command}"):
-            return args.handler(args)
+            code = args.handler(args)
+            output.flush()
     except KeyboardInterrupt as err:
         print(f"minigpt {args.command}: interrupted", file=sys.stderr)
         return 128 + (err.signum if isinstance(err, Interrupted) else signal.SIGINT)
@@ -80,14 +88,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         sys.stdout = stdout
         output.close()
+    if output.lost is not None and code == 0:
+        print(
+            f"minigpt {args.command}: error: cannot write to standard output ({output.lost})",
+            file=sys.stderr,
+        )
+        return 2
+    return code
 
 
 def run() -> typing.NoReturn:
-    """The `minigpt` program: `main`, then exit. Once the command has finished (a stopped run
-    is saved by then), a further Ctrl-C or SIGTERM cannot interrupt the interpreter's exit."""
-    from ..training.interrupts import STOP_SIGNALS
-
-    code = main()
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
+    """The `minigpt` program: `main`, then exit. Ctrl-C while the modules load is one line, as
+    later; once the command has finished (a stopped run is saved by then), a further Ctrl-C or
+    SIGTERM cannot interrupt the interpreter's exit."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before the command began: while PyTorch was loading, say
+        print("minigpt: interrupted", file=sys.stderr)
+        code = 128 + signal.SIGINT
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # interrupts.STOP_SIGNALS, without its imports
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     sys.exit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import typing
 from typing import Any
 
@@ -21,9 +22,12 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def parse_as(kind: type, optional: bool = False, low: int | None = None) -> Any:
+def parse_as(
+    kind: type, optional: bool = False, low: int | None = None, high: tuple[int, str] | None = None
+) -> Any:
     """An argparse type that explains a bad value in words ("expected a whole number"), never
-    with a Python type name; `optional` also accepts "none", `low` is the smallest int."""
+    with a Python type name; `optional` also accepts "none", `low` is the smallest int, `high`
+    the largest and what it is."""
 
     def parse(text: str) -> Any:
         if optional and text.lower() in ("none", "null"):
@@ -35,6 +39,8 @@ def parse_as(kind: type, optional: bool = False, low: int | None = None) -> Any:
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
         if low is not None and value < low:
             raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        if high is not None and value > high[0]:
+            raise argparse.ArgumentTypeError(f"must be at most {high[0]} ({high[1]}), got {value}")
         return value
 
     return parse
@@ -44,7 +50,7 @@ def add_threads_flag(parser: argparse.ArgumentParser, command: str) -> None:
     default = DEFAULT_THREADS[command]
     parser.add_argument(
         "--threads",
-        type=parse_as(int, low=1),
+        type=parse_as(int, low=1, high=(os.cpu_count() or 1, "this machine's CPU cores")),
         default=default,
         metavar="N",
         help="CPU threads for PyTorch (default: "

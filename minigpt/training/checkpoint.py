@@ -16,6 +16,7 @@ import shutil
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -358,6 +359,35 @@ def checkpoint_tokenizer(payload: dict[str, Any], path: str | os.PathLike[str]) 
         ) from None
 
 
+def check_model_fits(config: MiniGPTConfig, device: torch.device, source: str) -> None:
+    """Refuse, from its sizes alone and before anything is built, a model that cannot fit in
+    memory: a few changed bytes of a checkpoint's or a published run's settings must not make
+    MiniGPT allocate without bound. `source` names the file the settings came from."""
+    check_memory(4 * config.num_parameters(), device, f"the model of {source}")
+
+
+def check_layers_stored(config: MiniGPTConfig, names: Iterable[str], source: str) -> None:
+    """The file must hold weights for exactly `num_layers` blocks: checked from the weights'
+    names before the model is built, so a changed num_layers (2**31 - 1, say, with tiny
+    layers that fit in memory) cannot make MiniGPT build blocks for minutes."""
+    stored = {name.split(".")[1] for name in names if name.startswith("blocks.")}
+    if len(stored) != config.num_layers:
+        raise ValueError(
+            f"{source} does not fit together: its model_config has num_layers="
+            f"{config.num_layers} but it holds the weights of {len(stored)} blocks"
+        )
+
+
+def check_tokenizer_fits(tokenizer: Tokenizer, config: MiniGPTConfig, source: str) -> None:
+    """A model samples ids below its vocab_size and its tokenizer must decode every one of them:
+    the two vocabularies must be the same size, checked at load, not mid-generation."""
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(
+            f"{source} does not fit together: its tokenizer has a vocabulary of "
+            f"{tokenizer.vocab_size:,} but its model_config's vocab_size is {config.vocab_size:,}"
+        )
+
+
 def checkpoint_train_config(payload: dict[str, Any], path: str | os.PathLike[str]) -> dict:
     """The training settings stored in a checkpoint, refusing names this version lacks."""
     saved = dict(payload.get("train_config") or {})
@@ -387,8 +417,11 @@ def load_model(
     device = resolve_device(device) if isinstance(device, str) else device
     payload = load_checkpoint(path)
     config = checkpoint_model_config(payload, path)
-    check_memory(4 * config.num_parameters(), device, f"the model of {checkpoint_path(path)}")
+    source = f"checkpoint {checkpoint_path(path)}"
+    check_model_fits(config, device, source)
     tokenizer = checkpoint_tokenizer(payload, path)
+    check_tokenizer_fits(tokenizer, config, source)
+    check_layers_stored(config, clean_state_dict(payload["model"]), source)
     model = MiniGPT(config)
     model.load_state_dict(clean_state_dict(payload["model"]))
     return model.to(device).eval(), tokenizer
