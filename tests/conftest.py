@@ -408,17 +408,22 @@ def _vendor_libraries_available() -> bool:
     return (installed / ".installed").is_file()
 
 
+# The site's builder: ProperDocs, which the docs extra installs (MkDocs' maintained fork); MkDocs
+# itself where only it is installed (the same site, with Material's end-of-life banner).
+SITE_BUILDER = "properdocs" if importlib.util.find_spec("properdocs") else "mkdocs"
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory, request) -> BuiltSite:
-    """`mkdocs build --strict` of the guide, once per session; the build must succeed.
+    """`properdocs build --strict` of the guide, once per session; the build must succeed.
 
     Notebooks come pre-executed from the `executed_notebooks` fixture when possible; the build
     executes (and fails on) any that are not.
     """
     import time
 
-    if shutil.which("mkdocs") is None and importlib.util.find_spec("mkdocs") is None:
-        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
+    if importlib.util.find_spec(SITE_BUILDER) is None:
+        pytest.skip("properdocs is not installed (pip install -e '.[docs]')")
     if not _vendor_libraries_available():
         pytest.skip(
             "npm is not installed: the site build needs it to install the MathJax and mermaid "
@@ -445,7 +450,7 @@ def built_site(tmp_path_factory, request) -> BuiltSite:
         env["MINIGPT_EXECUTED_NOTEBOOKS"] = str(executed.folder)
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        [sys.executable, "-m", SITE_BUILDER, "build", "--strict", "--site-dir", str(site_dir)],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -456,6 +461,7 @@ def built_site(tmp_path_factory, request) -> BuiltSite:
     log = result.stdout + result.stderr
     if result.returncode != 0:
         pytest.fail(
-            f"mkdocs build --strict failed (exit {result.returncode}):\n{log}", pytrace=False
+            f"{SITE_BUILDER} build --strict failed (exit {result.returncode}):\n{log}",
+            pytrace=False,
         )
     return BuiltSite(site_dir, log, seconds, port)

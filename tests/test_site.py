@@ -1,4 +1,4 @@
-"""The built site: `mkdocs build --strict` succeeds and its HTML is sound.
+"""The built site: `properdocs build --strict` succeeds and its HTML is sound.
 
 The build (a session fixture in conftest.py, shared with test_browser.py) executes every
 chapter's `.run` blocks, generates the figures and executes the notebooks, so a failure in any
@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from .conftest import DOCS_DIR, NOTEBOOK_SOURCES, REPO_ROOT, mdtools
+from .conftest import DOCS_DIR, NOTEBOOK_SOURCES, REPO_ROOT, SITE_BUILDER, mdtools
 
 CHAPTERS = sorted(p.stem for p in DOCS_DIR.glob("[0-9][0-9]-*.md"))
 STUB_MARKER = "<!-- minigpt:stub"
@@ -110,7 +110,7 @@ def _resolve(site_dir: Path, page: Path, url: str) -> Path | None:
 
 def test_build_succeeds(built_site):
     assert built_site.pages(), "the build produced no HTML pages"
-    print(f"mkdocs build --strict took {built_site.seconds:.1f} s")
+    print(f"{SITE_BUILDER} build --strict took {built_site.seconds:.1f} s")
 
 
 def test_every_nav_page_is_built(built_site):
@@ -378,12 +378,20 @@ def test_the_build_finds_its_offline_data_beside_the_clone(tmp_path, monkeypatch
 
 def test_a_build_without_its_data_stops_with_one_line(tmp_path):
     """The package's one-line advice, alone: no traceback around it."""
-    if importlib.util.find_spec("mkdocs") is None:
-        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
+    if importlib.util.find_spec(SITE_BUILDER) is None:
+        pytest.skip("properdocs is not installed (pip install -e '.[docs]')")
     missing = tmp_path / "no-such-file.txt"
     env = {**os.environ, "MINIGPT_TINYSHAKESPEARE": str(missing), "NO_MKDOCS_2_WARNING": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "s")],
+        [
+            sys.executable,
+            "-m",
+            SITE_BUILDER,
+            "build",
+            "--strict",
+            "--site-dir",
+            str(tmp_path / "s"),
+        ],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

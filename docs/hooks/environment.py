@@ -12,7 +12,7 @@
 * Both data files are then loaded once, before anything else is built: when one cannot be had
   (offline, nothing cached), the build stops with the package's one-line advice, not with a
   traceback from the middle of a figure.
-Before each build (`mkdocs serve` rebuilds in the same process) the `minigpt` and `figures`
+Before each build (`properdocs serve` rebuilds in the same process) the `minigpt` and `figures`
 modules are dropped from `sys.modules`, so figures and `.run` blocks always use the code as it
 is now.
 
