@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from minigpt import MiniGPT, MiniGPTConfig, linear_kernels
-from minigpt.linear_kernels import ENV_VAR, PRODUCTS, Linear, chosen_kernels
+from minigpt import MiniGPT, MiniGPTConfig
+from minigpt.training import linear_kernels
+from minigpt.training.linear_kernels import ENV_VAR, PRODUCTS, Linear, chosen_kernels
 from tests.helpers import assert_same_forward_and_grad
 
 needs_onednn = pytest.mark.skipif(
@@ -64,7 +65,7 @@ def test_every_kernel_computes_the_same_products(rows, bias):
         "grad_weight": grad.t() @ x,
     }
     operands = {"forward": (x, weight), "grad_input": (grad, weight), "grad_weight": (grad, x)}
-    kernels = {"aten": PRODUCTS, "aten_wx": ["forward"], "aten_t": ["forward"]}
+    kernels = {"aten": PRODUCTS, "aten_wx": ["forward"]}
     if linear_kernels.onednn_available():
         kernels["onednn"] = PRODUCTS
     for name, products in kernels.items():
@@ -150,7 +151,7 @@ def test_a_kernel_with_wrong_numbers_is_never_chosen(monkeypatch):
 
 def test_auto_keeps_the_public_path_unless_another_is_clearly_faster(monkeypatch):
     linear_kernels.set_kernel_mode("auto")
-    monkeypatch.setattr(linear_kernels, "_candidates", lambda product, decoding: ["aten", "onednn"])
+    monkeypatch.setattr(linear_kernels, "_candidates", lambda product: ["aten", "onednn"])
     monkeypatch.setitem(linear_kernels.KERNELS, "onednn", linear_kernels._aten)  # right numbers
     # (aten, oneDNN) seconds for the forward product, then the two backward products.
     timings = iter([[1.05, 1.0], [2.0, 1.0], [2.0, 1.0]])
@@ -163,7 +164,7 @@ def test_auto_keeps_the_public_path_unless_another_is_clearly_faster(monkeypatch
 
 def forced_choice(monkeypatch, timings: list[list[float]]) -> None:
     """Candidates aten and oneDNN (giving aten's numbers), measured as `timings` say."""
-    monkeypatch.setattr(linear_kernels, "_candidates", lambda product, decoding: ["aten", "onednn"])
+    monkeypatch.setattr(linear_kernels, "_candidates", lambda product: ["aten", "onednn"])
     monkeypatch.setitem(linear_kernels.KERNELS, "onednn", linear_kernels._aten)
     measured = iter(timings)
     monkeypatch.setattr(linear_kernels, "_best_seconds", lambda runs: next(measured))
@@ -216,50 +217,12 @@ def test_an_unreadable_choices_file_is_measured_over(monkeypatch, private_cache,
 
 def test_once_the_public_path_won_everywhere_it_is_plain_nn_linear(monkeypatch):
     linear_kernels.set_kernel_mode("auto")
-    monkeypatch.setattr(linear_kernels, "_candidates", lambda product, decoding: ["aten"])
+    monkeypatch.setattr(linear_kernels, "_candidates", lambda product: ["aten"])
     ours, _ = linear_pair(bias=True)
     x = torch.randn(4, 24, requires_grad=True)
     assert type(ours(x).grad_fn).__name__ == "_LinearFunctionBackward"  # measuring
     ours(x).sum().backward()
     assert type(ours(x).grad_fn).__name__ == "AddmmBackward0"  # PyTorch's own autograd
-
-
-def test_decoding_may_use_a_transposed_copy_kept_while_the_weight_lives(monkeypatch):
-    linear_kernels.set_kernel_mode("auto")
-    monkeypatch.setattr(linear_kernels, "onednn_available", lambda: False)
-    ours, reference = linear_pair(bias=True)
-    x = torch.randn(1, 1, 24)
-    monkeypatch.setattr(
-        linear_kernels, "_best_seconds", lambda runs: [1.0] * (len(runs) - 1) + [0.5]
-    )  # the last candidate, aten_t while decoding, is twice as fast
-    with torch.no_grad():
-        with linear_kernels.decoding(weight_bytes=1):
-            torch.testing.assert_close(ours(x), reference(x))
-        ((_, copy),) = linear_kernels._transposed_weights.values()
-        assert torch.equal(copy, ours.weight.t())  # kept for the next generation
-        with linear_kernels.decoding(weight_bytes=1):
-            ours.weight.mul_(2.0)  # an in-place change makes a fresh copy
-            reference.weight.mul_(2.0)
-            torch.testing.assert_close(ours(x), reference(x))
-        torch.testing.assert_close(ours(x), reference(x))  # outside: no aten_t
-    threads = torch.get_num_threads()
-    assert chosen_kernels() == {
-        ((1, 1, 24), (40, 24), True, threads, "decode"): {"forward": "aten_t"},
-        ((1, 1, 24), (40, 24), True, threads, "infer"): {"forward": "aten_wx"},
-    }
-    del ours
-    assert not linear_kernels._transposed_weights  # freed with its weight
-
-
-def test_decoding_a_model_larger_than_the_cache_measures_it_cold(monkeypatch):
-    linear_kernels.set_kernel_mode("auto")
-    evictions = []
-    monkeypatch.setattr(linear_kernels, "_evict_caches", lambda: evictions.append(1))
-    ours, _ = linear_pair(bias=False)
-    with torch.no_grad(), linear_kernels.decoding(weight_bytes=2**50):
-        ours(torch.randn(2, 24))
-    ((*_, use),) = chosen_kernels()
-    assert use == "decode, weights from memory" and evictions
 
 
 def test_a_bad_setting_is_refused(monkeypatch):
@@ -285,8 +248,43 @@ def test_model_numbers_match_the_public_path(monkeypatch, mode):
         loss.backward()
         return [logits, loss] + [p.grad.clone() for p in model.parameters()]
 
-    linear_kernels.set_kernel_mode("aten")
-    expected = run()
+    expected = run()  # the model as built: plain nn.Linear
     linear_kernels.set_kernel_mode(mode)
-    for got, want in zip(run(), expected):
+    with linear_kernels.measured_kernels(model):
+        assert {type(m) for m in model.modules()} >= {Linear}
+        measured = run()
+    for got, want in zip(measured, expected, strict=True):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert Linear not in {type(m) for m in model.modules()}  # plain again after the block
+
+
+def test_building_and_using_a_model_measures_and_writes_nothing(private_cache):
+    """The kernels are the runner's business: a model on its own is plain PyTorch."""
+    linear_kernels.set_kernel_mode("auto")
+    config = MiniGPTConfig(vocab_size=50, block_size=16, embed_dim=32, num_heads=4, num_layers=2)
+    model = MiniGPT(config)
+    assert {type(m) for m in model.modules() if isinstance(m, nn.Linear)} == {nn.Linear}
+    ids = torch.randint(0, 50, (2, 12))
+    model(ids, ids)[1].backward()
+    model.generate(ids[:, :4], 20, temperature=0)
+    assert chosen_kernels() == {}
+    assert not (private_cache / linear_kernels.CHOICES_FILE).exists()
+
+
+@pytest.mark.parametrize("mode", ["auto", "aten"])
+def test_training_applies_the_kernels_and_returns_a_plain_model(
+    tmp_path, private_cache, corpus, mode
+):
+    """`train` measures the kernels for its own run (unless switched off with aten)."""
+    from minigpt.training import train
+    from tests.test_training import tiny_config
+
+    linear_kernels.set_kernel_mode(mode)
+    result = train(tiny_config(corpus, tmp_path / "run", max_iters=2, eval_interval=2))
+    measured = chosen_kernels()
+    if mode == "auto":
+        assert any(use == "train" for (*_, use) in measured)
+        assert (private_cache / linear_kernels.CHOICES_FILE).is_file()
+    else:
+        assert measured == {}
+    assert {type(m) for m in result.model.modules() if isinstance(m, nn.Linear)} == {nn.Linear}

@@ -89,8 +89,7 @@ def test_explicit_and_fused_attention_models_agree(model):
 def test_fused_kernels_match_the_model_written_with_the_taught_steps(monkeypatch):
     """Logits, loss and every gradient agree within 1e-5 with a MiniGPT whose LayerNorms run
     chapter 8's explicit steps, whose embeddings index their tables (chapter 2), whose
-    attention is chapter 4's explicit function and whose linear layers are plain F.linear."""
-    from minigpt import linear_kernels
+    attention is chapter 4's explicit function."""
     from minigpt.layer_norm import LayerNorm, layer_norm
     from minigpt.positional_embeddings import LearnedPositionalEmbedding
     from minigpt.token_embeddings import TokenEmbedding
@@ -111,11 +110,7 @@ def test_fused_kernels_match_the_model_written_with_the_taught_steps(monkeypatch
     monkeypatch.setattr(LayerNorm, "forward", lambda m, x: layer_norm(x, m.weight, m.bias, m.eps))
     monkeypatch.setattr(TokenEmbedding, "forward", lambda m, ids: m.weight[ids])
     monkeypatch.setattr(LearnedPositionalEmbedding, "forward", lambda m, pos: m.weight[pos])
-    linear_kernels.set_kernel_mode("aten")
-    try:
-        got = loss_and_gradients(taught)
-    finally:
-        linear_kernels.set_kernel_mode(None)
+    got = loss_and_gradients(taught)
     for ours, reference in zip(expected, got, strict=True):
         torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-5)
 
@@ -146,6 +141,20 @@ def test_greedy_generation_with_cache_equals_full_recomputation(model):
     assert cached.shape == (3, 16)
     assert torch.equal(cached, full)
     assert torch.equal(cached[:, :5], prompt)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_generation_equals_the_plain_loop_far_past_block_size(model, use_cache):
+    """The in-place window of recent tokens changes nothing: greedy tokens equal those of the
+    textbook loop (crop to block_size, run, take the argmax, torch.cat) over 5 block sizes."""
+    prompt = torch.randint(0, 64, (2, 5))
+    expected = prompt
+    with torch.no_grad():
+        for _ in range(75):
+            logits = model.eval()(expected[:, -16:])[0]
+            expected = torch.cat([expected, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    got = model.generate(prompt, max_new_tokens=75, temperature=0, use_cache=use_cache)
+    assert torch.equal(got, expected)
 
 
 def test_cached_logits_equal_full_logits(model):

@@ -1,18 +1,16 @@
-"""A measured choice of matrix-multiply kernel for linear layers on a CPU.
+"""A measured choice of matrix-multiply kernel for the linear layers of a CPU training run.
 
 PyTorch computes `nn.Linear` on a CPU with its BLAS (MKL in the official x86 builds). How fast
 that is depends on the CPU and the shape: oneDNN, the other matrix library inside PyTorch, is
-faster on some CPUs (MKL's code for AMD processors does not use AVX-512, for one), and for the
-single rows of text generation the same BLAS runs at different speeds depending on how the
-product is arranged. `Linear` is an `nn.Linear` that, on a CPU in float32, times the ways of
-computing each product the first time it meets a shape and keeps the fastest, separately for
-the forward product and the two products of the backward pass: the way cuDNN's benchmark mode
-picks convolution algorithms on a GPU. The ways are
+faster on some CPUs (MKL's code for AMD processors does not use AVX-512, for one). The trainer
+applies `measured_kernels` to its plain model, as `torch.compile` is applied: inside it, every
+`nn.Linear` runs as `Linear`, which, on a CPU in float32, times the ways of computing each
+product the first time it meets a shape and keeps the fastest, separately for the forward
+product and the two products of the backward pass: the way cuDNN's benchmark mode picks
+convolution algorithms on a GPU. The ways are
 
 * `aten`: `F.linear`, PyTorch's public path (and `mm` for the backward products);
 * `aten_wx`: the same BLAS computing (W·xᵀ)ᵀ instead of x·Wᵀ (forward products);
-* `aten_t`: x·(Wᵀ) from a transposed copy of the weight, the layout Hugging Face's GPT-2 keeps
-  (only for text generation, inside `decoding()`; the copy costs memory);
 * `onednn`: oneDNN through a private operator, `torch.ops.mkldnn._linear_pointwise`, used only
   where PyTorch has it and where it runs.
 
@@ -22,8 +20,10 @@ dtypes, inside `torch.compile`, which makes its own kernel choices) `Linear` is 
 `nn.Linear`. Every call of a shape uses the kernel chosen at its first use, and the choices are
 remembered on disk (`linear-kernels.json` in the cache folder, `MINIGPT_CACHE_DIR`, by default
 `~/.cache/minigpt`), per PyTorch version, CPU, thread count and shape, as PyTorch's TunableOp
-keeps its results in a file: a later process on the same machine takes the same kernels, so a
+keeps its results in a file: a later run on the same machine takes the same kernels, so a
 seeded run repeats bitwise and `--resume` continues exactly. Delete the file to measure again.
+Generation does not use them: on GPT-2 small, greedy at one thread, they gained under 5%
+(23.0 against 23.1-24.0 tokens/s), within a shared machine's noise.
 
 `MINIGPT_LINEAR_KERNEL` (read at import; `set_kernel_mode` changes it later) chooses: `auto`
 (the default) measures; `aten` always takes the public path (bitwise reproducible across
@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import time
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +45,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .corpus import cache_dir
-from .files import write_text_atomic
+from ..corpus import cache_dir
+from ..files import write_text_atomic
 
 ENV_VAR = "MINIGPT_LINEAR_KERNEL"
 MODES = ("auto", "aten", "onednn")
@@ -108,11 +107,6 @@ def _aten_wx(product: str, a: Tensor, b: Tensor, bias: Tensor | None) -> Tensor:
     return out.t().contiguous()
 
 
-def _aten_t(product: str, a: Tensor, b: Tensor, bias: Tensor | None) -> Tensor:
-    weight_t = _transposed(b)
-    return a.mm(weight_t) if bias is None else torch.addmm(bias, a, weight_t)
-
-
 def _onednn(product: str, a: Tensor, b: Tensor, bias: Tensor | None) -> Tensor:
     linear = torch.ops.mkldnn._linear_pointwise  # computes input @ weight.T + bias
     if product == "forward":
@@ -122,71 +116,10 @@ def _onednn(product: str, a: Tensor, b: Tensor, bias: Tensor | None) -> Tensor:
     return linear(a.t(), b.t(), None, "none", [], "")
 
 
-KERNELS = {"aten": _aten, "aten_wx": _aten_wx, "aten_t": _aten_t, "onednn": _onednn}
-
-
-# -- transposed weights while decoding -----------------------------------------------------
-
-_decoding_depth = 0
-# id(weight) → (its version and address when copied, the copy of weight.T)
-_transposed_weights: dict[int, tuple[tuple[int, int], Tensor]] = {}
-
-
-@contextlib.contextmanager
-def decoding(weight_bytes: int = 0) -> Iterator[None]:
-    """Mark no-grad products inside the block as text generation's, one row per sequence.
-
-    They may then use `aten_t`, whose transposed copy of a weight is kept until the weight
-    changes or is freed (`reset()` frees them all). `weight_bytes`, the size of the model's
-    weights, tells the measurement whether the weights stay in the CPU's cache from one
-    generated token to the next or come from memory every time.
-    """
-    global _decoding_depth, _cold_weights
-    outer_cold = _cold_weights
-    _decoding_depth += 1
-    _cold_weights = weight_bytes > _last_level_cache_bytes()
-    try:
-        yield
-    finally:
-        _decoding_depth -= 1
-        _cold_weights = outer_cold
-
-
-def _transposed(weight: Tensor) -> Tensor:
-    """A contiguous copy of weight.T, made again when the weight changes in place."""
-    key, state = id(weight), (weight._version, weight.data_ptr())
-    entry = _transposed_weights.get(key)
-    if entry is not None and entry[0] == state:
-        return entry[1]
-    if entry is None:  # forget the copy when the weight itself goes
-        weakref.finalize(weight, _transposed_weights.pop, key, None)
-    copy = weight.detach().t().contiguous()
-    _transposed_weights[key] = (state, copy)
-    return copy
-
-
-def _last_level_cache_bytes() -> int:
-    """The largest CPU cache, from Linux's sysfs; 32 MiB where it cannot be read."""
-    sizes = []
-    for path in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
-        with contextlib.suppress(OSError, ValueError):
-            text = path.read_text().strip().upper()
-            scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
-            sizes.append(int(text.rstrip("KMG")) * scale)
-    return max(sizes, default=32 * 2**20)
+KERNELS = {"aten": _aten, "aten_wx": _aten_wx, "onednn": _onednn}
 
 
 # -- measuring -----------------------------------------------------------------------------
-
-_cold_weights = False  # measure with the weight evicted from the cache first (decoding)
-_eviction_buffer: list[Tensor] = []
-
-
-def _evict_caches() -> None:
-    """Write a buffer twice the size of the last-level cache, pushing the weights out."""
-    if not _eviction_buffer:
-        _eviction_buffer.append(torch.empty(2 * _last_level_cache_bytes() // 4))
-    _eviction_buffer[0].fill_(0.0)
 
 
 def _best_seconds(runs: list, repeats: int = 5) -> list[float]:
@@ -194,8 +127,6 @@ def _best_seconds(runs: list, repeats: int = 5) -> list[float]:
     best = [float("inf")] * len(runs)
     for _ in range(repeats):
         for i, run in enumerate(runs):
-            if _cold_weights:
-                _evict_caches()
             start = time.perf_counter()
             run()
             best[i] = min(best[i], time.perf_counter() - start)
@@ -270,7 +201,7 @@ def _remember(label: str, name: str) -> None:
 def _measured_or_remembered(
     product: str, plan: _Plan, a: Tensor, b: Tensor, bias: Tensor | None
 ) -> str:
-    names = _candidates(product, plan.decoding)
+    names = _candidates(product)
     if kernel_mode() != "auto":
         return _choose(product, names, a, b, bias)
     label = f"{_machine()} · {plan.label} · {product}"
@@ -288,12 +219,10 @@ def _measured_or_remembered(
     return name
 
 
-def _candidates(product: str, decoding: bool) -> list[str]:
+def _candidates(product: str) -> list[str]:
     names = ["aten"]
     if product == "forward":
         names.append("aten_wx")
-        if decoding:
-            names.append("aten_t")
     if onednn_available():
         names.append("onednn")
     return names
@@ -303,7 +232,6 @@ def _candidates(product: str, decoding: bool) -> list[str]:
 class _Plan:
     """The kernels chosen for one shape and use (None: not needed yet)."""
 
-    decoding: bool
     label: str  # shapes, bias, threads and use, as the choices file names them
     forward: str | None = None
     grad_input: str | None = None
@@ -341,7 +269,6 @@ def chosen_kernels() -> dict[tuple, dict[str, str]]:
 def reset() -> None:
     """Forget every choice in memory (at next use they come from the file, or are measured)."""
     _plans.clear()
-    _transposed_weights.clear()
 
 
 # -- the layer -----------------------------------------------------------------------------
@@ -381,8 +308,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
     )
     use = "train" if needs_grad else "infer"
-    if _decoding_depth and not needs_grad:
-        use = "decode, weights from memory" if _cold_weights else "decode"
     key = (
         x.shape,
         weight.shape,
@@ -396,7 +321,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         eligible = key[5] and x.dim() >= 2 and kernel_mode() != "aten"
         label = f"{tuple(x.shape)} x {tuple(weight.shape)} · bias {bias is not None} · "
         label += f"{key[3]} threads · {use}"
-        plan = _Plan(decoding=use.startswith("decode"), label=label, public=not eligible)
+        plan = _Plan(label=label, public=not eligible)
         _plans[key] = plan
     if plan.public:  # the common case once measured: PyTorch's own path and autograd
         return F.linear(x, weight, bias)
@@ -413,3 +338,25 @@ class Linear(nn.Linear):
 
     def forward(self, x: Tensor) -> Tensor:
         return linear(x, self.weight, self.bias)
+
+
+@contextlib.contextmanager
+def measured_kernels(model: nn.Module) -> Iterator[nn.Module]:
+    """Run every `nn.Linear` of a CPU model on the measured kernels inside the block.
+
+    Applied to a model from outside, as `torch.compile` is: the model's code stays plain
+    PyTorch, and only a process that trains opts in. The layers keep their parameters and
+    state-dict names, and are plain `nn.Linear` again after the block. Nothing changes on
+    other devices or with `MINIGPT_LINEAR_KERNEL=aten`.
+    """
+    swapped = []
+    if kernel_mode() != "aten":
+        for module in model.modules():
+            if type(module) is nn.Linear and module.weight.is_cpu:
+                module.__class__ = Linear
+                swapped.append(module)
+    try:
+        yield model
+    finally:
+        for module in swapped:
+            module.__class__ = nn.Linear
