@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from minigpt import MiniGPT, MiniGPTConfig
@@ -84,6 +85,17 @@ def test_explicit_and_fused_attention_models_agree(model):
     explicit.load_state_dict(model.state_dict())
     ids = torch.randint(0, 64, (2, 16))
     torch.testing.assert_close(explicit(ids)[0], model(ids)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_a_model_is_plain_pytorch_and_writes_nothing(private_cache):
+    """Building, training and generating with a model touches no file: no kernel choices or
+    other state are cached behind the reader's back, and every linear layer is nn.Linear."""
+    model = MiniGPT(tiny_config())
+    assert {type(m) for m in model.modules() if isinstance(m, nn.Linear)} == {nn.Linear}
+    ids = torch.randint(0, 64, (2, 12))
+    model(ids, ids)[1].backward()
+    model.generate(ids[:, :4], 20, temperature=0)
+    assert not private_cache.exists()
 
 
 def test_fused_kernels_match_the_model_written_with_the_taught_steps(monkeypatch):

@@ -49,7 +49,6 @@ from .distributed import (
     wrap_model,
 )
 from .interrupts import DeferredInterrupt
-from .linear_kernels import measured_kernels
 from .optim import configure_optimizer, learning_rate_at
 from .results import Callback, LogInterval, StepInfo, TrainResult, run_summary
 from .run_dir import RunDir
@@ -75,9 +74,7 @@ def train(
     run_dir = RunDir(config.out_dir, is_main=distributed.is_main)
     try:
         run_dir.lock()  # one run per folder; also tidies what a killed run left behind
-        trainer = Trainer(config, distributed, dataset, run_dir)
-        with measured_kernels(trainer.model):  # on a CPU; the model returned is plain again
-            return trainer.run(callbacks)
+        return Trainer(config, distributed, dataset, run_dir).run(callbacks)
     finally:
         run_dir.unlock()
         if distributed.owns_group:
