@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .linear_kernels import Linear
-
 
 # --8<-- [start:feed_forward]
 class FeedForward(nn.Module):
@@ -14,7 +12,6 @@ class FeedForward(nn.Module):
     Attention moves information between tokens; this network then transforms each
     token's vector. It expands to `hidden_dim` (4 × embed_dim by default), applies the
     non-linearity there, and projects back. GELU uses the tanh approximation, as GPT-2.
-    `Linear` is `nn.Linear` with a measured choice of CPU kernel (minigpt/linear_kernels.py).
     """
 
     def __init__(
@@ -22,9 +19,9 @@ class FeedForward(nn.Module):
     ) -> None:
         super().__init__()
         hidden_dim = 4 * embed_dim if hidden_dim is None else hidden_dim
-        self.expand = Linear(embed_dim, hidden_dim, bias=bias)
+        self.expand = nn.Linear(embed_dim, hidden_dim, bias=bias)
         self.activation = nn.GELU(approximate="tanh")
-        self.project = Linear(hidden_dim, embed_dim, bias=bias)
+        self.project = nn.Linear(hidden_dim, embed_dim, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:

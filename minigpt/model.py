@@ -13,7 +13,6 @@ from torch.nn import functional as F
 from . import gpt2
 from .config import MiniGPTConfig
 from .layer_norm import LayerNorm
-from .linear_kernels import Linear, decoding
 from .multi_head_attention import KVCache
 from .positional_embeddings import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding
 from .sampling import check_max_new_tokens, check_sampling_options, sample_next_token
@@ -43,7 +42,7 @@ class MiniGPT(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.num_layers))
         self.final_norm = LayerNorm(config.embed_dim, eps=config.layer_norm_eps, bias=config.bias)
-        self.output = Linear(config.embed_dim, config.padded_vocab_size, bias=False)
+        self.output = nn.Linear(config.embed_dim, config.padded_vocab_size, bias=False)
         if config.tie_weights:  # the output layer reuses the token embedding matrix
             self.output.weight = self.token_embedding.weight
         self.apply(self._init_weights)
@@ -176,30 +175,38 @@ class MiniGPT(nn.Module):
         self._check_input(ids[:, -self.config.block_size :] if ids.dim() == 2 else ids, None, 0)
         was_training = self.training
         self.eval()
-        block_size, context = self.config.block_size, ids
+        block_size, batch = self.config.block_size, ids.shape[0]
+        # The last tokens the model may see, in a buffer filled in place: appending with
+        # torch.cat would copy the whole context at every step, slower and slower.
+        window = ids.new_empty(batch, 2 * block_size)
+        end = min(ids.shape[1], block_size)  # window[:, :end] holds the newest tokens
+        window[:, :end] = ids[:, -end:]
+        length = ids.shape[1]  # tokens so far, prompt included
         caches = None
-        finished = torch.zeros(ids.shape[0], 1, dtype=torch.bool, device=ids.device)
-        weight_bytes = sum(p.numel() * p.element_size() for p in self.parameters())
+        finished = torch.zeros(batch, 1, dtype=torch.bool, device=ids.device)
         try:
-            with decoding(weight_bytes):  # lets Linear pick kernels for one row per sequence
-                for _ in range(max_new_tokens):
-                    if use_cache and context.shape[1] <= block_size:
-                        if caches is None:  # first step: run the whole prompt, fill the cache
-                            caches = self.new_kv_caches(ids.shape[0])
-                            logits, _ = self(context, kv_caches=caches)
-                        else:  # later steps: only the newest token
-                            logits, _ = self(context[:, -1:], kv_caches=caches)
-                    else:
-                        logits, _ = self(context[:, -block_size:])
-                    last = logits[:, -1, :]
-                    next_id = sample_next_token(last, temperature, top_k, top_p, generator)
-                    if eot_token is not None:
-                        next_id = next_id.masked_fill(finished, eot_token)
-                        finished |= next_id == eot_token
-                    context = torch.cat([context, next_id], dim=1)
-                    yield next_id
-                    if eot_token is not None and bool(finished.all()):
-                        break
+            for _ in range(max_new_tokens):
+                if use_cache and length <= block_size:
+                    if caches is None:  # first step: run the whole prompt, fill the cache
+                        caches = self.new_kv_caches(batch)
+                        logits, _ = self(window[:, :end], kv_caches=caches)
+                    else:  # later steps: only the newest token
+                        logits, _ = self(window[:, end - 1 : end], kv_caches=caches)
+                else:
+                    logits, _ = self(window[:, max(end - block_size, 0) : end])
+                last = logits[:, -1, :]
+                next_id = sample_next_token(last, temperature, top_k, top_p, generator)
+                if eot_token is not None:
+                    next_id = next_id.masked_fill(finished, eot_token)
+                    finished |= next_id == eot_token
+                if end == window.shape[1]:  # full: keep the last block_size - 1 tokens
+                    window[:, : block_size - 1] = window[:, end - block_size + 1 :].clone()
+                    end = block_size - 1
+                window[:, end] = next_id[:, 0]
+                end, length = end + 1, length + 1
+                yield next_id
+                if eot_token is not None and bool(finished.all()):
+                    break
         finally:
             self.train(was_training)
         # --8<-- [end:stream]

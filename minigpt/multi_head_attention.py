@@ -6,7 +6,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .linear_kernels import Linear
 from .self_attention import scaled_dot_product_attention
 
 
@@ -80,9 +79,8 @@ class MultiHeadAttention(nn.Module):
         self.head_dim = embed_dim // num_heads
         self.dropout = dropout
         self.fused = fused
-        # Linear is nn.Linear with a measured choice of CPU kernel (minigpt/linear_kernels.py).
-        self.qkv = Linear(embed_dim, 3 * embed_dim, bias=bias)
-        self.output = Linear(embed_dim, embed_dim, bias=bias)
+        self.qkv = nn.Linear(embed_dim, 3 * embed_dim, bias=bias)
+        self.output = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.output_dropout = nn.Dropout(dropout)
         self.register_buffer("mask", causal_mask(block_size), persistent=False)
         self.record_weights = False  # set True to keep the last attention weights

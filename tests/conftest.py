@@ -65,7 +65,7 @@ def one_thread():
 
 @pytest.fixture
 def private_cache(tmp_path, monkeypatch) -> Path:
-    """Encoded corpora and kernel choices go to a folder of this test's own."""
+    """Encoded corpora go to a folder of this test's own."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("MINIGPT_CACHE_DIR", str(folder))
     return folder
