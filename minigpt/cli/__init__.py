@@ -9,9 +9,12 @@ Set MINIGPT_DEBUG=1 to see the full traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+import threading
 import typing
+from collections.abc import Iterator
 
 if typing.TYPE_CHECKING:
     import argparse
@@ -60,13 +63,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     import os
 
     from ..console import ReaderSafeOutput, one_line_warnings
-    from ..training.interrupts import Interrupted, signals_as_interrupts
 
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 0
+    with _stop_signals_noted() as stopped:  # while PyTorch and the commands load
+        from ..training.interrupts import Interrupted, signals_as_interrupts
+
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:  # --help, --version, or a usage error
+            args, code = None, exit_.code if isinstance(exit_.code, int) else 0
+    if stopped:
+        print("minigpt: interrupted", file=sys.stderr)
+        return 128 + stopped[0]
+    if args is None:
+        return code
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
@@ -97,6 +107,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+STOP_SIGNAL_NAMES = ("SIGINT", "SIGTERM", "SIGHUP")  # interrupts.STOP_SIGNALS, unimported
+
+
+@contextlib.contextmanager
+def _stop_signals_noted() -> Iterator[list[int]]:
+    """Within the block a stop signal is only noted in the list yielded. While modules load, a
+    KeyboardInterrupt could land inside importlib's own callbacks, which print it as
+    "Exception ignored" and carry on; noting the signal and acting on it after is reliable."""
+    stopped: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped
+        return
+    signals = [getattr(signal, name) for name in STOP_SIGNAL_NAMES if hasattr(signal, name)]
+    previous = {s: signal.signal(s, lambda signum, _: stopped.append(signum)) for s in signals}
+    try:
+        yield stopped
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def run() -> typing.NoReturn:
     """The `minigpt` program: `main`, then exit. Ctrl-C while the modules load is one line, as
     later; once the command has finished (a stopped run is saved by then), a further Ctrl-C or
@@ -106,7 +137,7 @@ def run() -> typing.NoReturn:
     except KeyboardInterrupt:  # before the command began: while PyTorch was loading, say
         print("minigpt: interrupted", file=sys.stderr)
         code = 128 + signal.SIGINT
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # interrupts.STOP_SIGNALS, without its imports
+    for name in STOP_SIGNAL_NAMES:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     sys.exit(code)
