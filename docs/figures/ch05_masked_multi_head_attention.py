@@ -186,7 +186,7 @@ def trained_heads_figure(narrow: bool) -> Figure:
         if head == 0:
             ax.set_ylabel(f"layer {layer}", fontsize=size + 1)
     if narrow:
-        fig.supxlabel("key: the character looked at (→)", fontsize=9)
+        fig.suptitle("key: the character looked at (→)", fontsize=9)
         fig.supylabel("query: the character looking (↓)", fontsize=9)
         _weight_colorbar(fig, image, axes, location="bottom", shrink=0.8, aspect=30)
         return fig

@@ -114,7 +114,7 @@ def loss_curves(narrow: bool) -> Figure:
     loss_ax.set_ylim(top=max(loss_ax.get_ylim()[1], top))
     loss_ax.grid(True, axis="y")
     lr_ax.set(xlabel="optimizer step", ylabel="learning rate", title="Learning rate")
-    lr_ax.yaxis.set_major_locator(MaxNLocator(4))
+    lr_ax.yaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
     lr_ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     lr_ax.set_ylim(bottom=0)
     lr_ax.grid(True, axis="y")
