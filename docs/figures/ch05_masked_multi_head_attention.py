@@ -169,7 +169,7 @@ def trained_heads_figure(narrow: bool) -> Figure:
     data = load_attention_maps(run_file(ATTENTION_RUN, "attention.json"))
     weights = np.asarray(data["attention"])
     layers, heads = data["num_layers"], data["num_heads"]
-    cell = 0.78 if narrow else 1.9  # inches per map
+    cell = 0.77 if narrow else 1.9  # inches per map
     fig, axes = plt.subplots(
         layers,
         heads,
@@ -227,7 +227,7 @@ def head_patterns_figure(narrow: bool) -> Figure:
     mask = causal_mask(len(labels)).double().numpy()
     panels.append((mask / mask.sum(axis=-1, keepdims=True), "uniform reference\n(no preference)"))
     if narrow:
-        fig, axes = plt.subplots(4, 1, figsize=(3.7, 14.6), layout="constrained")
+        fig, axes = plt.subplots(4, 1, figsize=(3.7, 12.8), layout="constrained")
     else:
         fig, axes = plt.subplots(2, 2, figsize=(8.4, 8.7), layout="constrained")
     for ax, (matrix, title) in zip(axes.flat, panels):
@@ -241,5 +241,6 @@ def head_patterns_figure(narrow: bool) -> Figure:
         location="bottom",
         shrink=0.8 if narrow else 0.5,
         aspect=30 if narrow else 40,
+        pad=0.005 if narrow else 0.05,
     )
     return fig

@@ -107,8 +107,7 @@ def loss_curves(narrow: bool) -> Figure:
                 f"ln V = ln {vocab_size:,} = {uniform:.2f} (uniform guess)",
                 ha="right",
                 va="bottom",
-                fontsize=small,
-                color=color,
+                fontsize=small,  # in the ink of the theme: a palette colour reads poorly as text
             )
     loss_ax.set(xlabel="optimizer step", ylabel="cross-entropy loss (nats per token)", title="Loss")
     loss_ax.set_ylim(top=max(loss_ax.get_ylim()[1], top))
