@@ -171,7 +171,7 @@ def figure_html(
 ) -> str:
     """The Markdown (with HTML) of one numbered figure: its four images and its caption."""
     images = []
-    for narrow in (False, True):
+    for narrow in (True, False):  # phone variants first: a phone (light theme) shows the first
         width, height = _sizes[path][narrow]
         size = f'width="{width}" height="{height}" loading="lazy"'
         for dark in (False, True):
