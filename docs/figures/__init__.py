@@ -3,15 +3,18 @@
 One module per chapter (`ch05_masked_multi_head_attention.py` draws chapter 5's figures),
 `style.py` for what they share and `registry.py` for the machinery. The MkDocs hook
 `docs/hooks/render_figures.py` renders every registered figure and adds its SVG to the site
-at the registered path, so a page shows it with an ordinary image link:
+at the registered path, so a page shows it with an ordinary image link whose title is its
+caption, one sentence saying what to look at (the hook numbers it: Figure 4.2):
 
-    ![Attention weights of the running example](figures/04-attention-weights.svg)
+    ![Attention weights of the running example](figures/04-attention-weights.svg "Caption.")
 
-To add a figure, add a function to your chapter's module:
+To add a figure, add a function to your chapter's module. It draws the figure for the desktop
+column, and with `narrow=True` a variant for a phone's (358 px: panels stacked, legends
+below; see `style.py`), which the page shows on small screens:
 
     @figure("figures/04-attention-weights.svg")
-    def attention_weights() -> Figure:
-        fig, ax = plt.subplots(figsize=(5, 4))
+    def attention_weights(narrow: bool) -> Figure:
+        fig, ax = plt.subplots(figsize=(3.6, 3.2) if narrow else (5, 4))
         ...
         return fig          # a matplotlib Figure, or SVG text (str)
 
@@ -19,9 +22,9 @@ Rules that keep figures correct and stable:
 
 * Paths are `figures/<two-digit chapter>-<name>.svg` (`00` is the introduction) and unique.
 * Compute what you plot with the `minigpt` package itself: no numbers typed by hand.
-* The function takes no arguments. It runs inside `figure_style()` with every random generator
-  seeded to 0, and the SVG is written without dates or random ids, so a rebuild gives the same
-  bytes.
+* The function takes only `narrow`. It runs inside `figure_style(narrow)` with every random
+  generator seeded to 0, and the SVG is written without dates or random ids, so a rebuild
+  gives the same bytes.
 * Colours: see `style.py`.
 
 These figures are part of the guide, not of the installed `minigpt` package: only the site

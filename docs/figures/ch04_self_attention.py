@@ -11,6 +11,7 @@ from .registry import figure
 from .style import (
     EXAMPLE_TEXT,
     MIN_FONT_SIZE,
+    NARROW_MIN_FONT_SIZE,
     NEUTRAL,
     PALETTE,
     attention_heatmap,
@@ -39,8 +40,9 @@ def example_self_attention() -> tuple[list[str], Any, Any]:
 
 
 @figure("figures/04-qkv.svg")
-def attention_qkv() -> Figure:
-    """Step 1: the query, key and value vector of every token of the example, one per column."""
+def attention_qkv(narrow: bool) -> Figure:
+    """Step 1: the query, key and value vector of every token of the example, one per row
+    (as in Q = X W_Q and the printed tensors). Narrow: numbers to one decimal."""
     import torch
 
     labels, x, attention = example_self_attention()
@@ -51,19 +53,29 @@ def attention_qkv() -> Figure:
             "values  V = x W_V": attention.value(x)[0],
         }
     vmax = max(float(p.abs().max()) for p in parts.values())
-    fig, axes = plt.subplots(1, 3, figsize=(8.6, 4.6), sharey=True)
+    fig, axes = plt.subplots(
+        3, 1, figsize=(3.55, 6.4) if narrow else (7.4, 6.2), sharex=True, layout="constrained"
+    )
     dims = [str(i) for i in range(attention.query.out_features)]
     for ax, (title, matrix) in zip(axes, parts.items()):
-        attention_heatmap(ax, matrix.T, dims, labels, title=title, signed=True, vmax=vmax)
+        attention_heatmap(
+            ax,
+            matrix,
+            labels,
+            dims,
+            title=title,
+            signed=True,
+            vmax=vmax,
+            fmt="{:.1f}" if narrow else "{:.2f}",
+        )
         ax.set_aspect("auto")
-    axes[0].set_ylabel("dimension")
-    fig.supxlabel("token (each column is that token's vector)", fontsize=10)
-    fig.tight_layout()
+        ax.tick_params(labelbottom=ax is axes[-1])
+    axes[-1].set_xlabel("dimension (each row is that token's vector)")
     return fig
 
 
 @figure("figures/04-scores-to-weights.svg")
-def attention_scores_to_weights() -> Figure:
+def attention_scores_to_weights(narrow: bool) -> Figure:
     """Steps 2–4: raw scores Q Kᵀ, scaled by √d_k, then softmax along each row."""
     import math
 
@@ -83,14 +95,25 @@ def attention_scores_to_weights() -> Figure:
             (scaled, f"3. scaled  Q K\u1d40 / \u221a{q.shape[-1]}", True, vmax),
             (weights, "4. softmax: weights", False, 1.0),
         ),
+        narrow,
     )
 
 
-def three_maps(labels: list[str], maps: tuple) -> Figure:
-    """Three token × token heatmaps side by side: (matrix, title, signed, vmax) each."""
-    fig, axes = plt.subplots(1, 3, figsize=(8.6, 3.9), sharey=True)
+def three_maps(labels: list[str], maps: tuple, narrow: bool) -> Figure:
+    """Three token × token heatmaps, (matrix, title, signed, vmax) each: side by side, or
+    (narrow) one below the other with the keys named once, under the last."""
+    if narrow:
+        fig, axes = plt.subplots(3, 1, figsize=(3.6, 8.6), sharex=True, layout="constrained")
+    else:
+        fig, axes = plt.subplots(1, 3, figsize=(8.6, 3.9), sharey=True)
     for ax, (matrix, title, signed, vmax) in zip(axes, maps):
         attention_heatmap(ax, matrix, labels, labels, title=title, signed=signed, vmax=vmax)
+        if narrow:
+            ax.tick_params(labelbottom=ax is axes[-1])
+            ax.set_ylabel("query: the token looking")
+    if narrow:
+        axes[-1].set_xlabel("key: the token looked at")
+        return fig
     axes[0].set_ylabel("query: the token looking")
     fig.supxlabel("key: the token looked at", fontsize=10)
     fig.tight_layout()
@@ -98,8 +121,9 @@ def three_maps(labels: list[str], maps: tuple) -> Figure:
 
 
 @figure("figures/04-context.svg")
-def attention_context() -> Figure:
-    """Step 5: the context vectors are the weights times the values."""
+def attention_context(narrow: bool) -> Figure:
+    """Step 5: the context vectors are the weights times the values. Narrow: the weights,
+    the values and the context one below the other, numbers to one decimal."""
     import torch
 
     labels, x, attention = example_self_attention()
@@ -108,6 +132,22 @@ def attention_context() -> Figure:
         values = attention.value(x)[0]
     dims = [str(i) for i in range(values.shape[-1])]
     vmax = max(float(values.abs().max()), float(context.abs().max()))
+    if narrow:
+        fig, (weights_ax, values_ax, context_ax) = plt.subplots(
+            3, 1, figsize=(3.55, 7.2), layout="constrained"
+        )
+        attention_heatmap(weights_ax, weights[0], labels, labels, title="weights", vmax=1.0)
+        weights_ax.set_anchor("W")
+        for ax, matrix, title in (
+            (values_ax, values, "@  values  V"),
+            (context_ax, context[0], "=  context = weights @ V"),
+        ):
+            attention_heatmap(
+                ax, matrix, labels, dims, title=title, signed=True, vmax=vmax, fmt="{:.1f}"
+            )
+            ax.set_aspect("auto")
+            ax.set_xlabel("dimension")
+        return fig
     fig, axes = plt.subplots(
         2,
         2,
@@ -132,8 +172,9 @@ def attention_context() -> Figure:
 
 
 @figure("figures/04-scaling.svg")
-def attention_scaling() -> Figure:
-    """Why divide by √d_k: score variance grows with d_k, and softmax saturates."""
+def attention_scaling(narrow: bool) -> Figure:
+    """Why divide by √d_k: score variance grows with d_k, and softmax saturates. Narrow: the
+    two plots one below the other."""
     import math
 
     import torch
@@ -150,7 +191,9 @@ def attention_scaling() -> Figure:
         scaled_var.append(scaled.var().item())
         raw_top.append(torch.softmax(raw, dim=-1).amax(dim=-1).mean().item())
         scaled_top.append(torch.softmax(scaled, dim=-1).amax(dim=-1).mean().item())
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.7))
+    fig, (left, right) = plt.subplots(
+        *((2, 1) if narrow else (1, 2)), figsize=(3.6, 6.4) if narrow else (8.6, 3.7)
+    )
     left.plot(dims, raw_var, "o-", color=PALETTE[3], label="raw  q\u00b7k")
     left.plot(dims, scaled_var, "o-", color=PALETTE[0], label="scaled  q\u00b7k / \u221ad\u2096")
     left.set(
@@ -163,7 +206,13 @@ def attention_scaling() -> Figure:
     right.plot(dims, raw_top, "o-", color=PALETTE[3], label="raw")
     right.plot(dims, scaled_top, "o-", color=PALETTE[0], label="scaled")
     right.axhline(1 / 5, color=NEUTRAL, lw=1, ls=":")
-    right.text(dims[-1], 1 / 5 + 0.02, "uniform (1/5)", ha="right", fontsize=MIN_FONT_SIZE)
+    right.text(
+        dims[-1],
+        1 / 5 + 0.02,
+        "uniform (1/5)",
+        ha="right",
+        fontsize=NARROW_MIN_FONT_SIZE if narrow else MIN_FONT_SIZE,
+    )
     right.set(
         xscale="log",
         ylim=(0, 1.05),

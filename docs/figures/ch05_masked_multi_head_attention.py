@@ -11,7 +11,16 @@ from minigpt.attention_maps import head_statistics, load_attention_maps
 
 from .ch04_self_attention import example_self_attention, three_maps
 from .registry import figure
-from .style import EXAMPLE_TEXT, MIN_FONT_SIZE, NEUTRAL, PALETTE, ink_on, run_file, shown
+from .style import (
+    EXAMPLE_TEXT,
+    MIN_FONT_SIZE,
+    NARROW_MIN_FONT_SIZE,
+    NEUTRAL,
+    PALETTE,
+    ink_on,
+    run_file,
+    shown,
+)
 
 # The committed run whose attention maps on the running example the trained-head figures show,
 # written by `minigpt.attention_maps.export_attention_maps` from the run's checkpoint.
@@ -19,8 +28,10 @@ ATTENTION_RUN = "shakespeare-char-cpu"
 
 
 @figure("figures/05-causal-mask.svg")
-def causal_mask_figure() -> Figure:
-    """The causal mask of the running example: 1 where a token may look, 0 where it may not."""
+def causal_mask_figure(narrow: bool) -> Figure:
+    """The causal mask of the running example: 1 where a token may look, 0 where it may not.
+
+    Narrow: the same, a little smaller."""
     from matplotlib.colors import ListedColormap
 
     from minigpt.multi_head_attention import causal_mask
@@ -28,7 +39,7 @@ def causal_mask_figure() -> Figure:
 
     labels = [shown(t) for t in GPT2Tokenizer().tokens(EXAMPLE_TEXT)]
     mask = causal_mask(len(labels)).int().numpy()
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    fig, ax = plt.subplots(figsize=(3.3, 3.0) if narrow else (4.6, 4.2))
     ax.imshow(mask, cmap=ListedColormap([(0.54, 0.56, 0.6, 0.15), PALETTE[0]]), vmin=0, vmax=1)
     for i in range(len(labels)):
         for j in range(len(labels)):
@@ -39,7 +50,7 @@ def causal_mask_figure() -> Figure:
                 "1" if allowed else "0",
                 ha="center",
                 va="center",
-                fontsize=13,
+                fontsize=11 if narrow else 13,
                 color=ink_on(PALETTE[0]) if allowed else NEUTRAL,
                 weight="bold",
             )
@@ -51,15 +62,17 @@ def causal_mask_figure() -> Figure:
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    ax.set_xlabel("key: the token looked at")
-    ax.set_ylabel("query: the token looking")
+    if narrow:  # as large as the desktop figure's text, which a phone shows barely shrunk
+        ax.tick_params(labelsize=10)
+    ax.set_xlabel("key: the token looked at", fontsize=10 if narrow else None)
+    ax.set_ylabel("query: the token looking", fontsize=10 if narrow else None)
     ax.xaxis.set_label_position("top")
     ax.xaxis.tick_top()
     return fig
 
 
 @figure("figures/05-masking.svg")
-def masking_figure() -> Figure:
+def masking_figure(narrow: bool) -> Figure:
     """Chapter 4's scaled scores, the same scores masked with −∞, and the softmax of that."""
     import math
 
@@ -81,6 +94,7 @@ def masking_figure() -> Figure:
             (masked, "masked: later tokens \u2192 \u2212\u221e", True, vmax),
             (weights, "softmax: causal weights", False, 1.0),
         ),
+        narrow,
     )
 
 
@@ -93,7 +107,7 @@ TEXTBOOK_HEADS = {
 
 
 @figure("figures/05-textbook-heads.svg")
-def textbook_heads_figure() -> Figure:
+def textbook_heads_figure(narrow: bool) -> Figure:
     """The meaning, grammar and structure heads of the classic illustration, as causal attention
     patterns made by hand exactly as on the page: each later token's query matches one earlier
     token's key."""
@@ -116,19 +130,22 @@ def textbook_heads_figure() -> Figure:
         )
         title = f"{name}: {shown(looking.strip())} \u2192 {shown(looked_at.strip())}"
         maps.append((weights, title, False, 1.0))
-    return three_maps([shown(t) for t in tokens], tuple(maps))
+    return three_maps([shown(t) for t in tokens], tuple(maps), narrow)
 
 
-def _heatmap(ax: Any, weights: Any, labels: list[str] | None, title: str) -> Any:
-    """One head's causal attention map; `labels` (or None) name the characters on the axes."""
+def _heatmap(
+    ax: Any, weights: Any, labels: list[str] | None, title: str, size: float = MIN_FONT_SIZE
+) -> Any:
+    """One head's causal attention map; `labels` (or None) name the characters on the axes,
+    in `size` points."""
     import numpy as np
 
     hidden = np.triu(np.ones(weights.shape, dtype=bool), k=1)  # masked: left blank
     image = ax.imshow(np.ma.masked_array(weights, hidden), cmap="viridis", vmin=0.0, vmax=1.0)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=size + 1)
     ticks = range(len(labels)) if labels else []
-    ax.set_xticks(ticks, labels or [], family="monospace", fontsize=MIN_FONT_SIZE)
-    ax.set_yticks(ticks, labels or [], family="monospace", fontsize=MIN_FONT_SIZE)
+    ax.set_xticks(ticks, labels or [], family="monospace", fontsize=size)
+    ax.set_yticks(ticks, labels or [], family="monospace", fontsize=size)
     ax.tick_params(length=0, pad=1)
     for spine in ax.spines.values():
         spine.set_visible(False)
@@ -142,25 +159,37 @@ def _weight_colorbar(fig: Figure, image: Any, axes: Any, **kwargs: Any) -> None:
 
 
 @figure("figures/05-trained-heads.svg")
-def trained_heads_figure() -> Figure:
+def trained_heads_figure(narrow: bool) -> Figure:
     """Every head of the trained character-level model on the running example: an overview,
-    layers in rows and heads in columns (the enlarged figure below names the characters)."""
+    layers in rows and heads in columns (the enlarged figure below names the characters).
+
+    Narrow: the same grid in the phone's column, the colour bar below it."""
     import numpy as np
 
     data = load_attention_maps(run_file(ATTENTION_RUN, "attention.json"))
     weights = np.asarray(data["attention"])
     layers, heads = data["num_layers"], data["num_heads"]
+    cell = 0.77 if narrow else 1.9  # inches per map
     fig, axes = plt.subplots(
         layers,
         heads,
-        figsize=(1.9 * heads + 1.2, 1.9 * layers + 0.6),
+        figsize=(cell * heads + 0.5, cell * layers + 1.3)
+        if narrow
+        else (cell * heads + 1.2, cell * layers + 0.6),
         squeeze=False,
         layout="constrained",
     )
+    size = NARROW_MIN_FONT_SIZE if narrow else MIN_FONT_SIZE
     for (layer, head), ax in np.ndenumerate(axes):
-        image = _heatmap(ax, weights[layer, head], None, f"head {head}" if layer == 0 else "")
+        title = f"head {head}" if layer == 0 else ""
+        image = _heatmap(ax, weights[layer, head], None, title, size)
         if head == 0:
-            ax.set_ylabel(f"layer {layer}", fontsize=10)
+            ax.set_ylabel(f"layer {layer}", fontsize=size + 1)
+    if narrow:
+        fig.suptitle("key: the character looked at (→)", fontsize=9)
+        fig.supylabel("query: the character looking (↓)", fontsize=9)
+        _weight_colorbar(fig, image, axes, location="bottom", shrink=0.8, aspect=30)
+        return fig
     fig.supxlabel("key: the character looked at (left to right)", fontsize=10)
     fig.supylabel("query: the character looking (top to bottom)", fontsize=10)
     _weight_colorbar(fig, image, axes, shrink=0.6, aspect=40)
@@ -168,9 +197,11 @@ def trained_heads_figure() -> Figure:
 
 
 @figure("figures/05-head-patterns.svg")
-def head_patterns_figure() -> Figure:
+def head_patterns_figure(narrow: bool) -> Figure:
     """The heads that most clearly follow three common patterns, enlarged, and the uniform
-    reference: a head that spreads its weight evenly over everything it may see."""
+    reference: a head that spreads its weight evenly over everything it may see.
+
+    Narrow: the four maps one below the other, each as wide as the column."""
     import numpy as np
 
     from minigpt.multi_head_attention import causal_mask
@@ -195,8 +226,21 @@ def head_patterns_figure() -> Figure:
         )
     mask = causal_mask(len(labels)).double().numpy()
     panels.append((mask / mask.sum(axis=-1, keepdims=True), "uniform reference\n(no preference)"))
-    fig, axes = plt.subplots(2, 2, figsize=(8.4, 8.7), layout="constrained")
+    if narrow:
+        fig, axes = plt.subplots(4, 1, figsize=(3.7, 12.8), layout="constrained")
+    else:
+        fig, axes = plt.subplots(2, 2, figsize=(8.4, 8.7), layout="constrained")
     for ax, (matrix, title) in zip(axes.flat, panels):
-        image = _heatmap(ax, matrix, labels, title)
-    _weight_colorbar(fig, image, axes, location="bottom", shrink=0.5, aspect=40)
+        image = _heatmap(
+            ax, matrix, labels, title, NARROW_MIN_FONT_SIZE if narrow else MIN_FONT_SIZE
+        )
+    _weight_colorbar(
+        fig,
+        image,
+        axes,
+        location="bottom",
+        shrink=0.8 if narrow else 0.5,
+        aspect=30 if narrow else 40,
+        pad=0.005 if narrow else 0.05,
+    )
     return fig

@@ -6,12 +6,14 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .registry import figure
-from .style import NEUTRAL, PALETTE
+from .style import NARROW_MIN_FONT_SIZE, NEUTRAL, PALETTE
 
 
 @figure("figures/06-gelu-vs-relu.svg")
-def gelu_vs_relu() -> Figure:
-    """ReLU, exact GELU and GPT-2's tanh-approximated GELU (the package's), with their slopes."""
+def gelu_vs_relu(narrow: bool) -> Figure:
+    """ReLU, exact GELU and GPT-2's tanh-approximated GELU (the package's), with their slopes.
+
+    Narrow: the slopes below the curves, the legend between them."""
     import torch
     from torch.nn import functional as F
 
@@ -23,7 +25,10 @@ def gelu_vs_relu() -> Figure:
         ("GELU, exact: x·Φ(x)", F.gelu, PALETTE[0], "-"),
         ("GELU, tanh approximation (GPT-2)", FeedForward(1).activation, PALETTE[3], (0, (4, 3))),
     )
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.8))
+    if narrow:
+        fig, (left, right) = plt.subplots(2, 1, figsize=(3.6, 6.6), layout="constrained")
+    else:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.8))
     for label, function, color, style in curves:
         y = function(x)
         (slope,) = torch.autograd.grad(y.sum(), x)
@@ -37,6 +42,9 @@ def gelu_vs_relu() -> Figure:
         ax.axhline(0, color=NEUTRAL, lw=0.8)
         ax.axvline(0, color=NEUTRAL, lw=0.8)
         ax.grid(True)
+    if narrow:
+        left.legend(loc="upper left", fontsize=NARROW_MIN_FONT_SIZE, handlelength=1.8)
+        return fig
     left.legend(loc="upper left", fontsize=9)
     fig.tight_layout()
     return fig

@@ -2,16 +2,68 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .registry import figure
-from .style import EXAMPLE_TEXT
+from .style import EXAMPLE_TEXT, NARROW_MIN_FONT_SIZE
 
 
 @figure("figures/09-residual-stream.svg")
-def residual_stream_norms() -> Figure:
-    """Length of each running-example token's vector after each block, untrained GPT-2 small."""
+def residual_stream_norms(narrow: bool) -> Figure:
+    """Length of each running-example token's vector after each block, untrained GPT-2 small.
+
+    Narrow: every other block numbered, the title on two lines, the legend below."""
+    tokens, norms, config = _stream_norms()
+    depth = range(len(norms))
+    fig, ax = plt.subplots(
+        figsize=(3.6, 4.6) if narrow else (7, 3.8), layout="constrained" if narrow else None
+    )
+    for i, token in enumerate(tokens):
+        ax.plot(
+            depth,
+            norms[:, i].numpy(),
+            marker="o",
+            ms=3 if narrow else 3.5,
+            lw=1.6,
+            label=repr(token).replace("'", '"'),
+        )
+    numbered = [d for d in depth if not narrow or d % 2 == 0]
+    ax.set_xticks(numbered, ["emb." if d == 0 else str(d) for d in numbered])
+    title = (
+        f"Residual stream of an untrained {config.num_layers}-block model"
+        f"{chr(10) if narrow else ' '}(embed_dim {config.embed_dim})"
+    )
+    ax.set(
+        xlabel="after block (emb.: before the first)"
+        if narrow
+        else "after block (emb. = embeddings, before the first block)",
+        ylabel="norm of the token's vector",
+        title=title,
+    )
+    ax.set_ylim(bottom=0)
+    ax.grid(True, axis="y")
+    if narrow:
+        fig.legend(
+            title="token",
+            loc="outside lower center",
+            ncols=3,
+            handlelength=1.2,
+            fontsize=NARROW_MIN_FONT_SIZE,
+            title_fontsize=NARROW_MIN_FONT_SIZE,
+        )
+    else:
+        ax.legend(title="token", loc="upper left", fontsize=9, title_fontsize=9)
+    return fig
+
+
+@cache
+def _stream_norms() -> tuple[list[str], Any, Any]:
+    """The tokens, the norms (blocks + 1, tokens) and the config of the figure's experiment,
+    computed once for both variants."""
     import torch
 
     from minigpt import MiniGPT, MiniGPTConfig
@@ -29,25 +81,4 @@ def residual_stream_norms() -> Figure:
             x = block(x)
             norms.append(x.norm(dim=-1)[0])
     norms = torch.stack(norms)  # (num_layers + 1, tokens)
-    depth = range(len(norms))
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for i, token in enumerate(tokenizer.tokens(text)):
-        ax.plot(
-            depth,
-            norms[:, i].numpy(),
-            marker="o",
-            ms=3.5,
-            lw=1.6,
-            label=repr(token).replace("'", '"'),
-        )
-    ax.set_xticks(list(depth), ["emb."] + [str(i) for i in depth[1:]])
-    ax.set(
-        xlabel="after block (emb. = embeddings, before the first block)",
-        ylabel="norm of the token's vector",
-        title=f"Residual stream of an untrained {model.config.num_layers}-block model "
-        f"(embed_dim {model.config.embed_dim})",
-    )
-    ax.set_ylim(bottom=0)
-    ax.grid(True, axis="y")
-    ax.legend(title="token", loc="upper left", fontsize=9, title_fontsize=9)
-    return fig
+    return tokenizer.tokens(text), norms, model.config

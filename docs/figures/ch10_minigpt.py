@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .registry import figure
-from .style import PALETTE, ink_on, run_summary
+from .style import NARROW_MIN_FONT_SIZE, PALETTE, ink_on, run_summary
 
 
 def _guide_models() -> dict[str, Any]:
@@ -35,8 +36,10 @@ def _guide_models() -> dict[str, Any]:
 
 
 @figure("figures/10-parameter-breakdown.svg")
-def parameter_breakdown() -> Figure:
-    """Where each model's parameters sit: embeddings, attention, feed-forward, LayerNorms."""
+def parameter_breakdown(narrow: bool) -> Figure:
+    """Where each model's parameters sit: embeddings, attention, feed-forward, LayerNorms.
+
+    Narrow: each model's name above its bar, the legend in two columns."""
     import torch
 
     from minigpt import MiniGPT
@@ -63,14 +66,17 @@ def parameter_breakdown() -> Figure:
         names.append(name)
         totals.append(total)
         shares.append([100 * counts[k] / total for k in parts])
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(names) + 1.6))
-    rows = range(len(names))[::-1]  # first model on top
+    if narrow:
+        fig, ax = plt.subplots(figsize=(3.6, 0.75 * len(names) + 1.3), layout="constrained")
+    else:
+        fig, ax = plt.subplots(figsize=(8, 0.55 * len(names) + 1.6))
+    rows = [r * (1.45 if narrow else 1) for r in range(len(names))][::-1]  # first model on top
     left = [0.0] * len(names)
     for j, (label, color) in enumerate(zip(parts, PALETTE)):
         widths = [s[j] for s in shares]
-        ax.barh(list(rows), widths, left=left, color=color, label=label, height=0.62)
+        ax.barh(rows, widths, left=left, color=color, label=label, height=0.62)
         for row, start, width in zip(rows, left, widths):
-            if width >= 7:
+            if width >= (11 if narrow else 7):
                 ax.text(
                     start + width / 2,
                     row,
@@ -78,17 +84,27 @@ def parameter_breakdown() -> Figure:
                     ha="center",
                     va="center",
                     color=ink_on(color),
-                    fontsize=9,
+                    fontsize=NARROW_MIN_FONT_SIZE if narrow else 9,
                 )
         left = [a + b for a, b in zip(left, widths)]
-    ax.set_yticks(
-        list(rows), [f"{n}\n{t / 1e6:.2f}M parameters" for n, t in zip(names, totals)], fontsize=9
-    )
+    described = [f"{n}{{}}{t / 1e6:.2f}M parameters" for n, t in zip(names, totals)]
+    if narrow:  # the model above its bar
+        ax.set_yticks([])
+        for row, text in zip(rows, described):
+            ax.text(0, row + 0.34, text.format(", "), va="bottom", fontsize=NARROW_MIN_FONT_SIZE)
+        ax.set_ylim(-0.5, rows[0] + 0.9)
+    else:
+        ax.set_yticks(rows, [text.format("\n") for text in described], fontsize=9)
     ax.set_xlim(0, 100)
     ax.set_xlabel("share of the model's parameters (%)")
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, fontsize=9)
+    if narrow:
+        ax.legend(
+            loc="lower left", bbox_to_anchor=(-0.02, 1.0), ncol=1, fontsize=NARROW_MIN_FONT_SIZE
+        )
+    else:
+        ax.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, fontsize=9)
     return fig
 
 
@@ -100,6 +116,7 @@ TINY_TEXT = (
 )
 
 
+@cache
 def _tiny_trained_char_model(steps: int = 120):
     """A 2-block character-level MiniGPT trained on TINY_TEXT with AdamW; (model, tokenizer)."""
     import torch
@@ -132,8 +149,10 @@ def _tiny_trained_char_model(steps: int = 120):
 
 
 @figure("figures/10-temperature.svg")
-def temperature_distributions() -> Figure:
-    """Next-character probabilities of a tiny trained model at three temperatures."""
+def temperature_distributions(narrow: bool) -> Figure:
+    """Next-character probabilities of a tiny trained model at three temperatures.
+
+    Narrow: the three temperatures one below the other."""
     import torch
 
     steps = 120
@@ -144,18 +163,34 @@ def temperature_distributions() -> Figure:
     temperatures = (0.5, 1.0, 2.0)
     order = torch.argsort(logits, descending=True)[:12]  # the 12 most likely characters
     labels = [repr(tokenizer.decode([i]))[1:-1].replace(" ", "␣") or "?" for i in order.tolist()]
-    fig, axes = plt.subplots(1, len(temperatures), figsize=(8.8, 3.5), sharey=True)
+    if narrow:
+        fig, axes = plt.subplots(
+            len(temperatures), 1, figsize=(3.6, 7.4), sharex=True, sharey=True, layout="constrained"
+        )
+    else:
+        fig, axes = plt.subplots(1, len(temperatures), figsize=(8.8, 3.5), sharey=True)
     for ax, temperature, color in zip(axes, temperatures, PALETTE):
         probabilities = torch.softmax(logits / temperature, dim=-1)
         ax.bar(range(len(order)), probabilities[order].numpy(), color=color)
         ax.set_xticks(range(len(order)), labels, family="monospace")
         rest = 1 - probabilities[order].sum().item()
         ax.set_title(
-            f"temperature {temperature:g}\n(other {len(logits) - len(order)} "
-            f"characters: {rest:.1%})",
-            fontsize=10,
+            f"temperature {temperature:g}{' ' if narrow else chr(10)}(other "
+            f"{len(logits) - len(order)} characters: {rest:.1%})",
+            fontsize=9 if narrow else 10,
         )
         ax.grid(True, axis="y")
+    if narrow:
+        for ax in axes:  # every panel names its characters
+            ax.set_ylabel("probability")
+            ax.tick_params(labelbottom=True)
+        axes[-1].set_xlabel("the 12 most likely next characters")
+        fig.suptitle(
+            f"After the prompt {prompt!r}:\na tiny character model, {steps} training steps\n"
+            f"on a {len(TINY_TEXT)}-character paragraph",
+            fontsize=9,
+        )
+        return fig
     axes[0].set_ylabel("probability of the next character")
     fig.suptitle(
         f"After the prompt {prompt!r}: a tiny character model trained for {steps} steps "

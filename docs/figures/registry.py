@@ -1,11 +1,15 @@
 """The figure registry: `@figure(path)` registers a function, `render_figure(path)` runs it.
 
-The MkDocs hook `docs/hooks/render_figures.py` renders every registered figure during the
-build and adds its SVG to the site at the registered path.
+A figure function takes one argument, `narrow`: False draws the figure for the desktop
+column, True its variant for a phone's (see `style.py`). The MkDocs hook
+`docs/hooks/render_figures.py` renders both of every registered figure during the build and
+adds their SVGs to the site: the desktop one at the registered path, the phone one under
+`figures/narrow/`.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
 from collections.abc import Callable
 
@@ -15,10 +19,10 @@ from matplotlib.figure import Figure
 
 from .style import STYLE, figure_style
 
-FigureFunction = Callable[[], "Figure | str"]
+FigureFunction = Callable[[bool], "Figure | str"]
 
-# Site path -> function returning SVG text. Filled by the @figure decorator.
-FIGURES: dict[str, Callable[[], str]] = {}
+# Site path -> function(narrow) returning SVG text. Filled by the @figure decorator.
+FIGURES: dict[str, Callable[[bool], str]] = {}
 
 
 def svg_from_figure(fig: Figure) -> str:
@@ -44,9 +48,15 @@ def figure(path: str) -> Callable[[FigureFunction], FigureFunction]:
         raise ValueError(f"figure {path!r} is registered twice")
 
     def register(function: FigureFunction) -> FigureFunction:
-        def render() -> str:
-            with figure_style():
-                result = function()
+        if list(inspect.signature(function).parameters) != ["narrow"]:
+            raise TypeError(
+                f"figure function {function.__name__} for {path} must take one argument, "
+                "narrow: bool (True: draw the variant for a phone's column, see style.py)"
+            )
+
+        def render(narrow: bool = False) -> str:
+            with figure_style(narrow):
+                result = function(narrow)
             if isinstance(result, Figure):
                 return svg_from_figure(result)
             if isinstance(result, str) and result.lstrip().startswith(("<?xml", "<svg")):
@@ -64,9 +74,9 @@ def figure(path: str) -> Callable[[FigureFunction], FigureFunction]:
     return register
 
 
-def render_figure(path: str) -> str:
-    """The SVG text of a registered figure."""
+def render_figure(path: str, narrow: bool = False) -> str:
+    """The SVG text of a registered figure (`narrow`: its variant for a phone's column)."""
     try:
-        return FIGURES[path]()
+        return FIGURES[path](narrow)
     except KeyError:
         raise KeyError(f"no figure registered at {path!r}; known: {sorted(FIGURES)}") from None

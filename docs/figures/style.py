@@ -8,8 +8,13 @@ drawn on a coloured shape.
 
 Size: the site shows a figure at its natural size, shrunk to the content column when wider
 (`COLUMN_PX`). Keep figures at most `FIGURE_MAX_WIDTH` inches wide and text at `MIN_FONT_SIZE`
-points or more, so no text is smaller than 11 CSS pixels on a desktop screen
-(tests/test_figures.py checks it).
+points or more, so no text is smaller than 11 CSS pixels on a desktop screen.
+
+Phones: every figure function takes `narrow`, and draws, when it is true, a variant for a
+phone's column (`NARROW_COLUMN_PX`, 358 CSS px on a 390 px screen): panels stacked instead of
+side by side, legends below, fewer labels, at most `NARROW_MAX_WIDTH` inches wide with text at
+`NARROW_MIN_FONT_SIZE` points or more (`NARROW_STYLE` sets the defaults). The page shows it
+on screens up to `NARROW_MEDIA` wide. tests/test_figures.py checks both sizes.
 """
 
 from __future__ import annotations
@@ -42,6 +47,14 @@ FIGURE_MAX_WIDTH = COLUMN_PX / 96  # inches: matplotlib's SVGs have 72 pt = 96 C
 MIN_FONT_SIZE = 9  # points: 12 CSS px at natural size
 MIN_TEXT_PX = 11  # the smallest text a reader should meet, in CSS px
 
+# The narrow variant: a phone's content column (390 px screen less Material's 16 px margins),
+# the screens that get it (Material's own breakpoint for phones), and its text.
+NARROW_COLUMN_PX = 358
+NARROW_MEDIA = "(max-width: 44.9375em)"
+NARROW_MAX_WIDTH = NARROW_COLUMN_PX / 96  # inches
+NARROW_MIN_FONT_SIZE = 8  # points: 10.7 CSS px at natural size
+NARROW_MIN_TEXT_PX = 9
+
 STYLE: dict[str, Any] = {
     "svg.fonttype": "none",  # keep text as text: small files, crisp at any zoom
     "svg.hashsalt": "minigpt",  # deterministic ids inside the SVG
@@ -71,17 +84,33 @@ STYLE: dict[str, Any] = {
     "savefig.transparent": True,
 }
 
+# The narrow variant's defaults: text a size smaller than on the desktop, but larger in
+# proportion to the figure (9 pt in 3.7 in, against 11 pt in 8.6 in).
+NARROW_STYLE: dict[str, Any] = {
+    "font.size": 9,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8.5,
+    "ytick.labelsize": 8.5,
+    "legend.fontsize": 8.5,
+    "legend.title_fontsize": 8.5,
+    "figure.titlesize": 9.5,
+    "figure.labelsize": 9,
+    "lines.linewidth": 1.5,
+}
+
 
 @contextmanager
-def figure_style() -> Iterator[None]:
-    """The guide's matplotlib style, with Python, NumPy and (if loaded) PyTorch seeded to 0."""
+def figure_style(narrow: bool = False) -> Iterator[None]:
+    """The guide's matplotlib style (`narrow`: the phone variant's), with Python, NumPy and
+    (if loaded) PyTorch seeded to 0."""
     import numpy as np
 
     random.seed(0)
     np.random.seed(0)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(0)
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context({**STYLE, **(NARROW_STYLE if narrow else {})}):
         yield
 
 
@@ -158,15 +187,21 @@ def attention_heatmap(
     signed: bool = False,
     fmt: str = "{:.2f}",
     vmax: float | None = None,
-    fontsize: float = MIN_FONT_SIZE,
+    fontsize: float | None = None,
     numbers: bool = True,
 ) -> Any:
     """Draw `matrix` as a heatmap with its values written in the cells.
 
     `signed` uses a diverging map centred on 0 (scores, projections); otherwise a sequential
-    map from 0 (attention weights). Cells holding −∞ are dark grey and labelled "−∞".
+    map from 0 (attention weights). Cells holding −∞ are dark grey and labelled "−∞". The
+    numbers are `fontsize` points, by default a point below the style's text (the narrow
+    variant's smallest size there).
     """
     import numpy as np
+
+    base = matplotlib.rcParams["font.size"]
+    if fontsize is None:
+        fontsize = MIN_FONT_SIZE if base >= 11 else NARROW_MIN_FONT_SIZE
 
     values = np.asarray(matrix, dtype=float)
     finite = np.isfinite(values)
@@ -192,5 +227,5 @@ def attention_heatmap(
     for spine in ax.spines.values():
         spine.set_visible(False)
     if title:
-        ax.set_title(title, fontsize=11)
+        ax.set_title(title, fontsize=base)
     return image
