@@ -31,7 +31,7 @@ per page, with the chapter's number from the file name (`04-self-attention.md`: 
 
 Figures are deterministic, so rendered SVGs are cached in `.cache/minigpt-figures/` under a key
 made of the figure's path and variant and the contents of everything a figure can read: the
-`minigpt` package, the figure code in `docs/figures/`, `docs/runs/` and the versions of
+`minigpt` package, the figure code in `docs/figures/`, `minigpt/runs/` and the versions of
 matplotlib, NumPy and PyTorch. A rebuild (e.g. under `mkdocs serve`) re-renders only when one
 of those changed. MINIGPT_FIGURE_CACHE=0 disables it.
 """
@@ -92,7 +92,7 @@ def _fingerprint(root: Path) -> str:
         [
             *(root / "minigpt").rglob("*.py"),
             *(root / "docs" / "figures").rglob("*.py"),
-            *(root / "docs" / "runs").rglob("*"),
+            *(root / "minigpt" / "runs").rglob("*"),
         ],
         key=lambda p: p.as_posix(),
     )
