@@ -18,7 +18,12 @@ RUNS_DIR = Path(__file__).resolve().parent
 
 def published_runs() -> list[str]:
     """The names of the runs shipped with the package."""
-    return sorted(p.name for p in RUNS_DIR.iterdir() if (p / "model.safetensors").is_file())
+    # A name starting with "." is a publish in progress (its staging folder), not a run.
+    return sorted(
+        p.name
+        for p in RUNS_DIR.iterdir()
+        if not p.name.startswith(".") and (p / "model.safetensors").is_file()
+    )
 
 
 def find_run(path: str | os.PathLike[str]) -> str | os.PathLike[str]:
