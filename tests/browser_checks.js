@@ -467,6 +467,7 @@ window.minigptChecks = (() => {
 
   async function phone() {
     return {
+      coveredLines: coveredLines(),
       overflowingEquations: overflowingEquations(),
       figures: await figureTextSizes(),
       diagrams: diagramSizes(),

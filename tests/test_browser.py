@@ -12,8 +12,9 @@ also keeps the browser time short):
   copy button over the end of a line; no text in a figure or diagram below 11 CSS px; no
   diagram taller than the screen;
 * phone, 390 × 844 (touch): the same offline checks; the page never scrolls sideways, no
-  display equation is wider than the column, no diagram label is below 10 CSS px, and no
-  figure's text (of the variant the page chose for the phone) below 9 CSS px;
+  display equation is wider than the column, no copy button over a line of code, no diagram
+  label below 10 CSS px, and no figure's text (of the variant the page chose for the phone)
+  below 9 CSS px;
 * desktop, dark theme, the pages with figures and diagrams: their text keeps 4.5:1 contrast
   against what is behind it (text over a raster image, such as a heatmap cell, is skipped).
 
@@ -397,13 +398,15 @@ def test_desktop_figure_and_diagram_text_is_legible(desktop_pages, path):
 @pytest.mark.parametrize("path", PAGES, ids=_page_id)
 def test_phone_page_reads_without_zooming(phone_pages, path):
     """At 390 px: offline as on the desktop, nothing wider than the screen, maths broken into
-    lines that fit the column, and diagram labels of 10 px or more."""
+    lines that fit the column, no code under its copy button (code lines are wider than a
+    phone and scroll), and diagram labels of 10 px or more."""
     state = _measured(phone_pages, path)
     problems = _offline_problems(state)
     if state["pageScrollsSideways"]:
         problems.append("the page scrolls sideways")
     layout = state["measured"]
     problems += [f"equation wider than the column: {e}" for e in layout["overflowingEquations"]]
+    problems += [f"copy button covers a line: {c}" for c in layout["coveredLines"]]
     problems += _small_diagram_labels(layout["diagrams"], MIN_PHONE_DIAGRAM_PX)
     assert not problems, f"/{path} at 390 px:\n" + "\n".join(problems)
 
