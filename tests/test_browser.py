@@ -40,6 +40,7 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -257,10 +258,12 @@ def _visit_all(
     measure: str,
     prefix: str,
     color_scheme: str = "light",
+    finish: Callable[[Tab], dict] | None = None,
 ) -> dict[str, dict]:
     """Every page of `paths`, the first loaded in full and the rest by instant navigation.
 
     A page that cannot be measured gets {"error": ...}, and the next one starts in a new tab.
+    `finish(tab)`, on the last page, adds to that page's state.
     """
     shots = _screenshot_dir()
     results: dict[str, dict] = {}
@@ -279,7 +282,14 @@ def _visit_all(
                 tab.close()
             tab = None
         results[path] = state
-    if tab is not None:
+    if tab is None:
+        return results
+    try:
+        if finish is not None:
+            results[paths[-1]].update(finish(tab))
+    except PlaywrightError as error:
+        results[paths[-1]]["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+    finally:
         tab.close()
     return results
 
@@ -289,17 +299,24 @@ def desktop_pages(browser, site_url) -> dict[str, dict]:
     """Every page at 1400 px, light theme, from a notebook on: state and layout measurements."""
     notebooks = [p for p in PAGES if p.startswith("notebooks/")]
     order = notebooks[-1:] + [p for p in PAGES if p not in notebooks[-1:]]
-    results = _visit_all(browser, site_url, DESKTOP, order, "desktop", "desktop")
-    tab = Tab(browser, site_url, DESKTOP)
-    try:  # the search answers after a full load, on the first and the last page
-        for path in (order[0], order[-1]):
-            if "error" not in results[path]:
-                tab.visit(path)
-                results[path]["search_results"] = len(_search(tab.page))
-    except PlaywrightError as error:
-        results[path]["error"] = f"search: {type(error).__name__}: {error}".splitlines()[0]
-    finally:
-        tab.close()
+    results = _visit_all(  # the search still answers at the end
+        browser,
+        site_url,
+        DESKTOP,
+        order,
+        "desktop",
+        "desktop",
+        finish=lambda tab: {"search_results": len(_search(tab.page))},
+    )
+    if "error" not in results[order[0]]:  # and after a full load
+        tab = Tab(browser, site_url, DESKTOP)
+        try:
+            tab.visit(order[0])
+            results[order[0]]["search_results"] = len(_search(tab.page))
+        except PlaywrightError as error:
+            results[order[0]]["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+        finally:
+            tab.close()
     return results
 
 
