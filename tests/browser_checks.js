@@ -374,7 +374,10 @@ window.minigptChecks = (() => {
     for (const img of figureImages()) {
       const doc = parser.parseFromString(await svgSource(img), "image/svg+xml");
       const svg = doc.documentElement;
-      const scale = img.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+      // The drawing's own width: its viewBox, else its width attribute (no unit: CSS px and
+      // user units are both 1/96 in; pt would be 4/3 px, and the viewBox then says so).
+      const drawn = svg.viewBox.baseVal?.width || Number.parseFloat(svg.getAttribute("width"));
+      const scale = drawn > 0 ? img.getBoundingClientRect().width / drawn : Infinity;
       let smallest = Infinity, text = "";
       for (const el of doc.querySelectorAll("text, tspan")) {
         const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
@@ -387,6 +390,7 @@ window.minigptChecks = (() => {
         if (Number.isNaN(size)) size = 16; // the SVG default
         if (size * scale < smallest) [smallest, text] = [size * scale, el.textContent.trim()];
       }
+      if (!Number.isFinite(scale)) [smallest, text] = [0, "(unmeasurable: no viewBox or width)"];
       const link = img.closest("a.glightbox");
       figures.push({
         src: img.getAttribute("src"),
