@@ -138,20 +138,118 @@ window.minigptChecks = (() => {
     };
   }
 
-  // Wait for what loads late: figures (lazy), diagrams, formulas, the search index.
-  async function settle(timeoutMs) {
+  // --- waiting without promises ---------------------------------------------------------
+  //
+  // The test waits from Python (page.wait_for_function) on `ready()` and `shown()`, which answer
+  // at once. It never awaits a promise that lives as long as a page load: Chromium keeps such a
+  // promise only weakly while it waits, and collects it ("Resulting promise was garbage
+  // collected") when nothing else holds it, e.g. once the page it belonged to is gone.
+
+  let shownUrl = null; // the last page Material's document$ announced (instant navigation)
+  let mathPromise = null;
+  let mathDone = false;
+
+  function watchDocument() {
+    if (shownUrl === null && window.document$) {
+      shownUrl = "";
+      document$.subscribe(() => (shownUrl = location.href.split("#")[0]));
+    }
+  }
+
+  // True once `url` is the page shown: loaded in full, or swapped in by instant navigation.
+  function shown(url) {
+    watchDocument();
+    return shownUrl === url && !document.querySelector("article[data-left]");
+  }
+
+  // Formulas for MathJax: the chapters' arithmatex spans, or TeX in a notebook's Markdown.
+  function hasMath() {
+    if (document.querySelector(".md-content .arithmatex")) return true;
+    return [...document.querySelectorAll(".jp-RenderedMarkdown")].some((cell) => /\$|\\\(|\\\[/.test(cell.textContent));
+  }
+
+  // MathJax has typeset everything it was asked to (it loads only on pages with maths).
+  function mathSettled() {
+    const promise = window.MathJax?.startup?.promise;
+    if (!promise) return !hasMath(); // not loaded: it must be a page without maths
+    if (promise !== mathPromise) {
+      mathPromise = promise;
+      mathDone = false;
+      const done = () => (mathDone = mathPromise === promise);
+      promise.then(done, done);
+    }
+    return mathDone;
+  }
+
+  function sitemapLoaded() {  // Material's instant navigation takes clicks once it has it
+    return performance.getEntriesByType("resource").some((e) => /\/sitemap\.xml$/.test(e.name) && e.responseEnd > 0);
+  }
+
+  // Everything that loads late is in: figures (lazy ones are asked for now), diagrams,
+  // formulas, the search index, and the sitemap that instant navigation needs.
+  function ready() {
+    watchDocument();
     for (const img of document.images) if (img.loading === "lazy" && visible(img)) img.loading = "eager";
-    const deadline = performance.now() + timeoutMs;
-    const done = () =>
+    return (
+      document.readyState !== "loading" &&
       document.querySelectorAll("pre.mermaid").length === 0 &&
       [...document.querySelectorAll(".arithmatex")].every((el) => el.querySelector("mjx-container")) &&
+      mathSettled() &&
       [...document.images].every((img) => !visible(img) || img.complete) &&
       [...document.querySelectorAll('link[rel="stylesheet"]')].every((link) => link.sheet) &&
-      !/Initializing/i.test(document.querySelector(".md-search-result__meta")?.textContent || "");
-    while (!done() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (window.MathJax?.startup?.promise) await MathJax.startup.promise;
-    await Promise.all([...document.images].filter(visible).map((img) => img.decode().catch(() => null)));
-    return done();
+      document.fonts.status === "loaded" &&
+      !/Initializing/i.test(document.querySelector(".md-search-result__meta")?.textContent || "") &&
+      sitemapLoaded()
+    );
+  }
+
+  // Click a link to `url` as a reader would. Material's instant navigation takes the click
+  // (true); otherwise nothing happens (false) and the caller loads the page in full.
+  function click(url) {
+    document.querySelector("article")?.setAttribute("data-left", "yes");
+    const link = document.createElement("a");
+    link.href = url;
+    document.body.appendChild(link);
+    let taken = false;
+    window.addEventListener("click", (event) => {  // after Material's listener on <body>
+      taken = event.defaultPrevented;
+      event.preventDefault();
+    }, { once: true });
+    link.dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true, view: window }));
+    link.remove();
+    if (!taken) document.querySelector("article")?.removeAttribute("data-left");
+    return taken;
+  }
+
+  // --- search ---------------------------------------------------------------------------
+
+  let searchSignature = null;
+  let searchStable = 0;
+
+  // The header's search shows its answer to `query`, unchanged over five polls (it answers
+  // each keystroke, so earlier answers arrive first).
+  function searchSettled(query) {
+    const input = document.querySelector(".md-search__input");
+    const meta = document.querySelector(".md-search-result__meta")?.textContent || "";
+    if (!input || input.value !== query || /Initializing|Type to start/i.test(meta)) {
+      searchStable = 0;
+      return false;
+    }
+    const links = [...document.querySelectorAll(".md-search-result__item a")].map((a) => a.href);
+    const signature = `${meta}|${links.join(" ")}`;
+    if (signature !== searchSignature) {
+      [searchSignature, searchStable] = [signature, 0];
+      return false;
+    }
+    return ++searchStable >= 5;
+  }
+
+  // The results listed, best first: each page's link and its text (title and snippet).
+  function searchResults() {
+    return [...document.querySelectorAll(".md-search-result__item")].map((item) => ({
+      href: item.querySelector("a").href,
+      text: item.textContent.trim().replace(/\s+/g, " ").slice(0, 300),
+    }));
   }
 
   // --- layout at the desktop width -----------------------------------------------------------
@@ -216,22 +314,6 @@ window.minigptChecks = (() => {
       .map((mjx) => (mjx.closest(".arithmatex") || mjx).textContent.slice(0, 60));
   }
 
-  // On a narrow screen a wide equation must scroll: some box around it scrolls sideways.
-  function clippedEquations() {
-    return [...document.querySelectorAll('mjx-container[display="true"]')]
-      .filter(visible)
-      .filter((mjx) => {
-        const width = (mjx.querySelector("mjx-math") || mjx).getBoundingClientRect().width;
-        for (let el = mjx; el && el !== document.body; el = el.parentElement) {
-          const style = getComputedStyle(el);
-          if (/(auto|scroll)/.test(style.overflowX)) return el.scrollWidth + 1 < width;
-          if (style.overflowX === "hidden" && el.clientWidth + 1 < width) return true;
-        }
-        return width > document.documentElement.clientWidth;
-      })
-      .map((mjx) => (mjx.closest(".arithmatex") || mjx).textContent.slice(0, 60));
-  }
-
   // --- text in figures (SVG images) and diagrams (mermaid) -----------------------------------
 
   function textElements(root) {
@@ -292,7 +374,10 @@ window.minigptChecks = (() => {
     for (const img of figureImages()) {
       const doc = parser.parseFromString(await svgSource(img), "image/svg+xml");
       const svg = doc.documentElement;
-      const scale = img.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+      // The drawing's own width: its viewBox, else its width attribute (no unit: CSS px and
+      // user units are both 1/96 in; pt would be 4/3 px, and the viewBox then says so).
+      const drawn = svg.viewBox.baseVal?.width || Number.parseFloat(svg.getAttribute("width"));
+      const scale = drawn > 0 ? img.getBoundingClientRect().width / drawn : Infinity;
       let smallest = Infinity, text = "";
       for (const el of doc.querySelectorAll("text, tspan")) {
         const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
@@ -305,9 +390,11 @@ window.minigptChecks = (() => {
         if (Number.isNaN(size)) size = 16; // the SVG default
         if (size * scale < smallest) [smallest, text] = [size * scale, el.textContent.trim()];
       }
+      if (!Number.isFinite(scale)) [smallest, text] = [0, "(unmeasurable: no viewBox or width)"];
       const link = img.closest("a.glightbox");
       figures.push({
         src: img.getAttribute("src"),
+        shown: new URL(img.currentSrc || img.src).pathname, // the variant a <picture> chose
         smallest: +smallest.toFixed(2),
         text: text.slice(0, 30),
         scaled: /<(g|text|tspan)\b[^>]*transform="[^"]*scale\(/.test(svg.outerHTML),
@@ -384,33 +471,12 @@ window.minigptChecks = (() => {
 
   async function phone() {
     return {
-      clippedEquations: clippedEquations(),
+      coveredLines: coveredLines(),
+      overflowingEquations: overflowingEquations(),
       figures: await figureTextSizes(),
+      diagrams: diagramSizes(),
     };
   }
 
-  // Go to another page of the site the way a reader's click does: Material's instant
-  // navigation swaps the page in without reloading. Resolves once the new page is in place.
-  function navigate(url) {
-    return new Promise((resolve) => {
-      let replayed = false;
-      const subscription = document$.subscribe(() => {
-        if (!replayed) {
-          replayed = true; // document$ first replays the page already shown
-          return;
-        }
-        if (location.href.split("#")[0] === url) {
-          setTimeout(() => subscription.unsubscribe());
-          resolve(true);
-        }
-      });
-      const link = document.createElement("a");
-      link.href = url;
-      document.body.appendChild(link);
-      link.click();
-      link.remove();
-    });
-  }
-
-  return { state, settle, navigate, desktop, phone, contrast: contrastReport };
+  return { state, ready, shown, click, searchSettled, searchResults, desktop, phone, contrast: contrastReport };
 })();

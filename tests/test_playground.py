@@ -386,7 +386,143 @@ def test_the_page_explains_bad_input(browser):
         "first 6 are greyed out."
     )
     assert unseen == 6 and not disabled
-    assert messages["temperature"] == "temperature must be >= 0 (0 means greedy), got -1"
+    assert messages["temperature"] == (
+        "temperature must be 0 or more (0 always takes the most likely token); not -1."
+    )
+
+
+def test_the_forms_messages_speak_its_labels(browser):
+    """The form says what is wrong in its own words, and Generate does nothing meanwhile."""
+    values = {
+        "maxNewTokens": "-5",
+        "temperature": "",
+        "topK": "0",
+        "topP": "1.5",
+        "seed": "2.5",
+    }
+
+    def check(page):
+        messages = {}
+        shown = page.inner_text(".minigpt-playground__output")
+        for name, value in values.items():
+            field = f"input[name={name}]"
+            good = page.input_value(field)
+            page.fill(field, value)
+            messages[name] = page.inner_text(".minigpt-playground__controls + [role=alert]")
+            page.get_by_role("button", name="Generate").click()
+            messages[name] += " | " + page.inner_text(".minigpt-playground__output")
+            page.fill(field, good)
+        cleared = page.inner_text(".minigpt-playground__controls + [role=alert]")
+        return messages, shown, cleared
+
+    messages, shown, cleared = browser.on_playground(check)
+    assert messages == {
+        name: f"{text} | {shown}"
+        for name, text in {
+            "maxNewTokens": "max new tokens must be a whole number, 0 or more; not -5.",
+            "temperature": (
+                "temperature must be 0 or more (0 always takes the most likely token); it is empty."
+            ),
+            "topK": "top-k must be a whole number, 1 or more, or empty (off); not 0.",
+            "topP": "top-p must be more than 0 and at most 1, or empty (off); not 1.5.",
+            "seed": "seed must be a whole number, or empty (a random one); not 2.5.",
+        }.items()
+    }
+    assert cleared == ""
+
+
+def _generate(page, prompt: str, tokens: int) -> None:
+    """Greedy generation from the form, to its end."""
+    page.fill(".minigpt-playground__prompt", prompt)
+    page.fill("input[name=maxNewTokens]", str(tokens))
+    page.fill("input[name=temperature]", "0")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_function(
+        "() => document.querySelector('.minigpt-playground__output').dataset.tokensPerSecond"
+    )
+
+
+def _panel(page) -> tuple[str, str, str, int]:
+    """The text shown, its caption, the probability panel's caption and its number of bars."""
+    return (
+        page.inner_text(".minigpt-playground__output"),
+        page.inner_text(".minigpt-playground__output + .minigpt-playground__caption"),
+        page.inner_text(".minigpt-playground__bars + .minigpt-playground__caption"),
+        page.locator(".minigpt-playground__bars li").count(),
+    )
+
+
+def test_editing_the_prompt_clears_the_old_generation(browser):
+    def check(page):
+        _generate(page, "ROMEO:", 20)
+        before = _panel(page)
+        page.click(".minigpt-playground__prompt")
+        page.keyboard.press("End")
+        page.keyboard.type(" JULIET")
+        page.wait_for_function(
+            "() => document.querySelector('.minigpt-playground__bars')"
+            ".nextElementSibling.textContent.startsWith('After the prompt')"
+        )
+        return before, _panel(page)
+
+    before, after = browser.on_playground(check)
+    assert before[0].startswith("ROMEO:") and len(before[0]) == 26 and before[3] == 10
+    assert after == ("", "", "After the prompt, at temperature 1.", 10)
+
+
+def test_the_probabilities_follow_the_text_shown(browser):
+    """Generate clicked right after typing: the prompt's probabilities, computed once the
+    typing pauses (150 ms), do not replace those of the text generated meanwhile (one token:
+    done well within those 150 ms)."""
+
+    def check(page):
+        page.fill("input[name=maxNewTokens]", "1")
+        page.fill("input[name=temperature]", "0")
+        page.click(".minigpt-playground__prompt")
+        page.keyboard.press("Control+A")
+        page.keyboard.type("JULIET:")
+        page.get_by_role("button", name="Generate").click()  # before the prompt's update
+        page.wait_for_function(
+            "() => document.querySelector('.minigpt-playground__output').dataset.tokensPerSecond"
+        )
+        # The prompt's update starts once the typing pauses: its tokens are shown at once, and
+        # its probabilities asked for. The model answers one call at a time, in order: once
+        # this later call is answered, so is the prompt's.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.minigpt-playground__char')]"
+            ".map((c) => c.textContent).join('') === 'JULIET:'"
+        )
+        page.evaluate("() => minigpt.logits('JULIET:')")
+        page.evaluate("() => new Promise((resolve) => setTimeout(resolve))")
+        return _panel(page)
+
+    text, caption, bars_caption, bars = browser.on_playground(check)
+    assert text.startswith("JULIET:") and len(text) == 8 and caption.startswith("1 new tokens")
+    assert (
+        bars_caption
+        == "Step 0: greedy decoding takes the most likely one; the chosen token is marked."
+    )
+    assert bars == 10
+
+
+def test_the_page_lists_the_vocabulary_it_accepts(browser, published):
+    """What the page says the tokenizer knows comes from the tokenizer itself."""
+    _, tokenizer = published
+    chars = tokenizer.chars
+    caption = browser.on_playground(
+        lambda page: page.inner_text(".minigpt-playground__tokens + .minigpt-playground__caption")
+    )
+    letters = {chr(c) for c in range(ord("a"), ord("z") + 1)}
+    letters |= {ch.upper() for ch in letters}
+    assert letters <= set(chars) and {" ", "\n"} <= set(chars)
+    others = " ".join(ch for ch in chars if ch not in letters | {" ", "\n"})
+    digits = [ch for ch in chars if ch.isdigit()]
+    assert digits == ["3"]  # Tiny Shakespeare's one digit
+    assert caption.endswith(
+        f"Vocabulary: {len(chars)} characters (a–z; A–Z; space; line break; {others}); any "
+        "other character (an accent, an emoji, a digit other than 3) never occurs in the "
+        "training text and has no id."
+    )
 
 
 def test_without_webassembly_or_javascript_the_page_says_what_is_missing(browser):

@@ -11,7 +11,7 @@ mkdocs-jupyter executes and renders each notebook. This hook adds what it lacks:
   (`[chapter 1](../01-tokenization.md#bpe)`), become links to that page on the site; a link to
   a page that does not exist fails the build.
 * The MathJax 2 loader that nbconvert puts into every notebook page is removed: the site's own
-  MathJax 3 (docs/javascripts/mathjax.js) typesets notebook math too.
+  MathJax (docs/javascripts/mathjax.js) typesets notebook math too.
 * In any page, a link written `[Open in Colab](colab:notebooks/01_tokenization.py)` becomes the
   Colab address of that notebook's `.ipynb`, when the GitHub repository is known
   (MINIGPT_COLAB_REPO="owner/repo", else GITHUB_REPOSITORY, which GitHub Actions sets). Without

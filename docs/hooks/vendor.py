@@ -6,10 +6,10 @@ installs them from the npm registry with `npm ci` into `.cache/vendor/<lockfile 
 per lockfile; never committed) and adds the files that `package.json` lists under
 `minigpt.site_files` to the site:
 
-    "site_files": [{"from": "mathjax/es5", "include": ["tex-mml-chtml.js"],
+    "site_files": [{"from": "mathjax", "include": ["tex-mml-chtml.js"],
                     "to": "assets/vendor/mathjax"}]
 
-copies `node_modules/mathjax/es5/tex-mml-chtml.js` to `assets/vendor/mathjax/tex-mml-chtml.js`
+copies `node_modules/mathjax/tex-mml-chtml.js` to `assets/vendor/mathjax/tex-mml-chtml.js`
 (`include` entries are globs relative to `from`; their relative paths are kept). So the built
 site makes no request to another origin. Without npm the build fails and says what to install.
 MINIGPT_VENDOR_DIR=DIR uses an existing install (a folder holding `node_modules/`) instead.

@@ -85,21 +85,53 @@
   // ---------------------------------------------------------------------------------------
   // Sampling: chapter 10's sample_next_token (minigpt/sampling.py), step for step.
 
-  function checkOptions({ maxNewTokens, temperature, topK, topP, seed }) {
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) {
-      throw new Error(`maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
-    }
-    if (typeof temperature !== "number" || !(temperature >= 0)) {
-      throw new Error(`temperature must be >= 0 (0 means greedy), got ${temperature}`);
-    }
-    if (topK != null && !(Number.isInteger(topK) && topK >= 1)) {
-      throw new Error(`topK must be a positive integer or null, got ${topK}`);
-    }
-    if (topP != null && !(typeof topP === "number" && topP > 0 && topP <= 1)) {
-      throw new Error(`topP must be in (0, 1] or null, got ${topP}`);
-    }
-    if (seed != null && !Number.isInteger(seed)) {
-      throw new Error(`seed must be an integer or null, got ${seed}`);
+  // Each option's rule, in the API's words (its name; null means off) and in the form's (its
+  // label; an empty field means off).
+  const OPTION_RULES = {
+    maxNewTokens: {
+      label: "max new tokens",
+      ok: (v) => Number.isInteger(v) && v >= 0,
+      api: "an integer >= 0",
+      form: "a whole number, 0 or more",
+    },
+    temperature: {
+      label: "temperature",
+      ok: (v) => typeof v === "number" && v >= 0,
+      api: ">= 0 (0 means greedy)",
+      form: "0 or more (0 always takes the most likely token)",
+    },
+    topK: {
+      label: "top-k",
+      optional: true,
+      ok: (v) => Number.isInteger(v) && v >= 1,
+      api: "a positive integer or null",
+      form: "a whole number, 1 or more, or empty (off)",
+    },
+    topP: {
+      label: "top-p",
+      optional: true,
+      ok: (v) => typeof v === "number" && v > 0 && v <= 1,
+      api: "in (0, 1] or null",
+      form: "more than 0 and at most 1, or empty (off)",
+    },
+    seed: {
+      label: "seed",
+      optional: true,
+      ok: (v) => Number.isInteger(v),
+      api: "an integer or null",
+      form: "a whole number, or empty (a random one)",
+    },
+  };
+
+  /** Throws on the first bad option: in the API's words, or in the form's when `form`. */
+  function checkOptions(options, { form = false } = {}) {
+    for (const [name, rule] of Object.entries(OPTION_RULES)) {
+      const value = options[name];
+      if (rule.optional && value == null) continue;
+      if (rule.ok(value)) continue;
+      if (!form) throw new Error(`${name} must be ${rule.api}, got ${value}`);
+      const given = Number.isNaN(value) ? "it is empty" : `not ${value}`;
+      throw new Error(`${rule.label} must be ${rule.form}; ${given}.`);
     }
   }
 
@@ -395,6 +427,39 @@
     return [element("label", { class: "minigpt-playground__field" }, label, input), input];
   }
 
+  /** What the tokenizer knows, from its own characters: what a prompt may hold. */
+  function describeVocabulary(chars) {
+    const have = new Set(chars);
+    const range = (from, to) =>
+      Array.from({ length: to.charCodeAt(0) - from.charCodeAt(0) + 1 }, (_, i) =>
+        String.fromCharCode(from.charCodeAt(0) + i),
+      );
+    const parts = [];
+    const covered = new Set();
+    for (const [from, to] of [["a", "z"], ["A", "Z"]]) {
+      if (range(from, to).every((ch) => have.has(ch))) {
+        parts.push(`${from}–${to}`);
+        range(from, to).forEach((ch) => covered.add(ch));
+      }
+    }
+    for (const [ch, name] of [[" ", "space"], ["\n", "line break"]]) {
+      if (have.has(ch)) {
+        parts.push(name);
+        covered.add(ch);
+      }
+    }
+    const rest = chars.filter((ch) => !covered.has(ch));
+    if (rest.length) parts.push(rest.join(" "));
+    const digits = range("0", "9").filter((ch) => have.has(ch));
+    const missing = ["an accent", "an emoji"];
+    if (digits.length === 0) missing.push("a digit");
+    else if (digits.length < 10) missing.push(`a digit other than ${digits.join(", ")}`);
+    return (
+      `Vocabulary: ${chars.length} characters (${parts.join("; ")}); any other character ` +
+      `(${missing.join(", ")}) never occurs in the training text and has no id.`
+    );
+  }
+
   const VIRIDIS = [
     [68, 1, 84],
     [59, 82, 139],
@@ -417,6 +482,8 @@
       this.model = null;
       this.abort = null;
       this.steps = []; // the sampling distribution of every generated token
+      this.run = null; // the generation shown (or running), if any
+      this.badPrompt = false; // the prompt holds a character outside the vocabulary
       this.build();
     }
 
@@ -542,7 +609,10 @@
           this.heatmapInfo,
         ),
       );
-      this.prompt.addEventListener("input", () => this.schedulePromptUpdate());
+      this.prompt.addEventListener("input", () => {
+        this.clearGeneration();
+        this.schedulePromptUpdate();
+      });
       this.layer.addEventListener("change", () => this.drawHeatmap());
       this.head.addEventListener("change", () => this.drawHeatmap());
       this.generateButton.addEventListener("click", () => this.generate());
@@ -584,6 +654,19 @@
       this.generateButton.disabled = true;
     }
 
+    /** The text generated from another prompt goes, and with it its probabilities: a running
+     * generation stops, and the panel shows the new prompt's next token. */
+    clearGeneration() {
+      if (this.abort) this.abort.abort();
+      this.run = null;
+      this.steps = [];
+      this.output.replaceChildren();
+      delete this.output.dataset.tokensPerSecond;
+      this.outputCaption.textContent = "";
+      this.bars.replaceChildren();
+      this.barsCaption.textContent = "";
+    }
+
     schedulePromptUpdate() {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.updatePrompt(), 150);
@@ -604,6 +687,7 @@
         this.showBadCharacter(text, error);
         return;
       }
+      this.badPrompt = false;
       this.generateButton.disabled = Boolean(this.abort);
       const hidden = tokenized.ids.length - tokenized.seen;
       tokenized.ids.forEach((id, i) => {
@@ -628,13 +712,14 @@
       }
       this.tokensCaption.textContent =
         `${tokenized.ids.length} tokens (characters; the id under each). ` +
-        `Vocabulary: ${this.model.vocabSize} characters.`;
+        describeVocabulary(this.model.tokenizer.chars);
       const [logits, attention] = await Promise.all([
         this.model.logits(text),
         this.model.attention(text),
       ]);
       if (text !== this.prompt.value) return; // typed on meanwhile
-      if (!this.abort) {
+      if (!this.abort && !this.steps.length) {
+        // No generated text is shown: the panel shows the prompt's next token.
         this.showBars(softmax(logits), null, "After the prompt, at temperature 1.");
       }
       this.attentionData = attention;
@@ -665,6 +750,7 @@
         this.tokens.append(chip);
       });
       this.tokensCaption.textContent = "";
+      this.badPrompt = true;
       this.generateButton.disabled = true;
       this.bars.replaceChildren();
       this.barsCaption.textContent = "";
@@ -675,9 +761,10 @@
     settings() {
       const { maxInput, tempInput, topKInput, topPInput, seedInput } = this.inputs;
       const optional = (input) => (input.value === "" ? null : Number(input.value));
+      const required = (input) => (input.value === "" ? NaN : Number(input.value));
       return {
-        maxNewTokens: Number(maxInput.value),
-        temperature: Number(tempInput.value),
+        maxNewTokens: required(maxInput),
+        temperature: required(tempInput),
         topK: optional(topKInput),
         topP: optional(topPInput),
         seed: optional(seedInput),
@@ -688,7 +775,7 @@
     checkSettings() {
       const settings = this.settings();
       try {
-        checkOptions(settings);
+        checkOptions(settings, { form: true });
       } catch (error) {
         this.settingsMessage.textContent = error.message;
         return null;
@@ -702,6 +789,8 @@
       if (!settings) return;
       if (settings.seed == null) settings.seed = randomSeed();
       const text = this.prompt.value;
+      const run = {}; // this generation, until the prompt is edited (clearGeneration)
+      this.run = run;
       this.abort = new AbortController();
       this.generateButton.disabled = true;
       this.stopButton.disabled = false;
@@ -717,7 +806,7 @@
       let frame = 0;
       const draw = () => {
         frame = 0;
-        if (!pending.length) return;
+        if (!pending.length || this.run !== run) return;
         const pieces = document.createDocumentFragment();
         for (const { step, piece } of pending.splice(0)) {
           pieces.append(element("span", { "data-step": String(step), text: piece }));
@@ -733,6 +822,7 @@
           ...settings,
           signal: this.abort.signal,
           onToken: ({ id, text: piece, step, probabilities }) => {
+            if (this.run !== run) return;
             this.steps.push({ id, probabilities });
             pending.push({ step, piece });
             count++;
@@ -741,6 +831,7 @@
         });
         clearTimeout(frame);
         draw();
+        if (this.run !== run) return; // the prompt was edited: the text is gone
         const seconds = (performance.now() - started) / 1000;
         this.output.dataset.tokensPerSecond = (count / seconds).toFixed(1); // for benchmarks
         const how = settings.temperature === 0 ? "greedy" : `seed ${settings.seed}`;
@@ -751,11 +842,11 @@
       } catch (error) {
         clearTimeout(frame);
         draw();
-        this.outputCaption.textContent = `Generation failed: ${error.message}`;
+        if (this.run === run) this.outputCaption.textContent = `Generation failed: ${error.message}`;
       } finally {
         this.abort = null;
         this.stopButton.disabled = true;
-        this.generateButton.disabled = false;
+        this.generateButton.disabled = this.badPrompt;
       }
     }
 
