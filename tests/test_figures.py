@@ -403,7 +403,7 @@ def test_read_metrics_skips_blank_lines(runs_dir):
 
 def test_loss_curve_without_any_run_says_so(runs_dir):
     svg = render_figure("figures/11-loss-curve.svg")
-    assert "no training run committed" in svg
+    assert "no training run published in minigpt/runs/ yet" in svg
 
 
 def test_loss_curve_shows_the_cpu_run_and_picks_up_a_gpu_run(runs_dir):
