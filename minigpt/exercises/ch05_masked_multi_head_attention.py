@@ -19,6 +19,9 @@ from .tools import (
     expect_tensor,
     fail,
     hint_if_raises,
+    is_close,
+    observe,
+    randn,
 )
 
 causal_mask = Exercise(
@@ -31,7 +34,7 @@ causal_mask = Exercise(
 
 def _mask(yours, seq_len, **options):
     with hint_if_raises(f"causal_mask({seq_len}) failed"):
-        return yours(seq_len, **options)
+        return observe(yours(seq_len, **options))
 
 
 @causal_mask.check("a (seq_len, seq_len) tensor of dtype torch.bool")
@@ -74,10 +77,13 @@ def one_token(yours):
 def on_the_device(yours):
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
-        mask = expect_tensor(_mask(yours, 3, device=device), f"causal_mask(3, device={device!r})")
-        if mask.device.type != device:
+        with hint_if_raises(f"causal_mask(3, device={device!r}) failed"):
+            mask = yours(3, device=device)
+            where = observe(mask.device if isinstance(mask, torch.Tensor) else None)
+        expect_tensor(observe(mask), f"causal_mask(3, device={device!r})")
+        if not isinstance(where, torch.device) or where.type != device:
             fail(
-                f"the mask is on {mask.device}, not {device}: create it there, "
+                f"the mask is on {where}, not {device}: create it there, "
                 "torch.ones(..., device=device), so a model on a GPU gets its mask on the GPU"
             )
 
@@ -96,7 +102,7 @@ NAMES = (
 )
 
 
-def _variant(ref, x, mask=True, scale_dim=None, split=True):
+def _variant(ref, x, mask=True, scale_dim=None, split=True, merge=True):
     """What the usual mistakes compute with the reference's weights."""
     batch, seq_len, d = x.shape
     heads, head_dim = ref.num_heads, d // ref.num_heads
@@ -109,7 +115,7 @@ def _variant(ref, x, mask=True, scale_dim=None, split=True):
     if mask:
         scores = scores.masked_fill(~multi_head_attention.causal_mask(seq_len), float("-inf"))
     context = scores.softmax(-1) @ v
-    if split:
+    if split and merge:
         context = context.transpose(1, 2)
     return ref.output(context.reshape(batch, seq_len, d))
 
@@ -125,12 +131,24 @@ def _variants(ref, x):
         "a plain reshape to (batch, heads, T, head_dim) mixes tokens into heads": _variant(
             ref, x, split=False
         ),
+        MERGE_HINT: _variant(ref, x, merge=False),
     }
+
+
+MERGE_HINT = (
+    "the heads were merged without moving them back: the context is (batch, heads, T, "
+    "head_dim); .transpose(1, 2) to (batch, T, heads, head_dim) before the reshape to "
+    "(batch, T, embed_dim)"
+)
 
 
 def _forward(mine, x):
     with hint_if_raises(f"forward on x of shape {tuple(x.shape)} failed"):
-        return mine(x)
+        return observe(mine(x))
+
+
+def _call(mine, x):
+    return mine(x)
 
 
 @multi_head_attention_exercise.check(
@@ -160,7 +178,7 @@ def equals_the_reference(yours):
     for dtype in DTYPES:
         mine, ref = build_pair(yours, MHA, 16, 4, 8, dtype=dtype, hint=NAMES)
         for seq_len in (5, 1, 8):
-            x = torch.randn(2, seq_len, 16, dtype=dtype)
+            x = randn(2, seq_len, 16, dtype=dtype)
             with torch.no_grad():
                 expected, variants = ref(x), _variants(ref, x)
             what = f"the output for T = {seq_len} ({dtype})"
@@ -171,12 +189,15 @@ def equals_the_reference(yours):
     "no token sees the future: a later token changes no earlier output"
 )
 def no_future_leakage(yours):
-    mine, _ = build_pair(yours, MHA, 16, 4, 8, hint=NAMES)
-    x = torch.randn(1, 6, 16)
+    mine, ref = build_pair(yours, MHA, 16, 4, 8, hint=NAMES)
+    x = randn(1, 6, 16)
     changed = x.clone()
     changed[0, 3] += 1.0
     with torch.no_grad():
         before, after = _forward(mine, x), _forward(mine, changed)
+        merged_wrongly = _variant(ref, x, merge=False)
+    if is_close(before, merged_wrongly):
+        fail(MERGE_HINT)
     moved = (before - after).abs().amax(dim=-1)[0] > 1e-6
     if bool(moved[:3].any()):
         fail(
@@ -190,13 +211,13 @@ def no_future_leakage(yours):
 @multi_head_attention_exercise.check("gradients of the input and every weight equal the package's")
 def gradients(yours):
     mine, ref = build_pair(yours, MHA, 16, 4, 8, dtype=torch.float64, hint=NAMES)
-    expect_same_backward(mine, ref, torch.randn(2, 5, 16, dtype=torch.float64), _forward)
+    expect_same_backward(mine, ref, randn(2, 5, 16, dtype=torch.float64), _call)
 
 
 @multi_head_attention_exercise.check("dropout acts in train() only; eval() is deterministic")
 def dropout(yours):
     mine, _ = build_pair(yours, MHA, 16, 4, 8, dropout=0.5, hint=NAMES)
-    x = torch.randn(2, 5, 16)
+    x = randn(2, 5, 16)
     mine.train()
     with torch.no_grad():
         if torch.equal(_forward(mine, x), _forward(mine, x)):

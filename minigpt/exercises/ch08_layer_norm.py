@@ -15,6 +15,8 @@ from .tools import (
     fail,
     hint_if_raises,
     leaf,
+    observe,
+    randn,
 )
 
 layer_norm_exercise = Exercise(
@@ -60,7 +62,7 @@ def _variants(x, weight, bias, eps):
 
 def _expect_normalized(mine, ref, x, what):
     with hint_if_raises(f"forward on {what} failed"):
-        out = mine(x)
+        out = observe(mine(x))
     with torch.no_grad():
         expected = ref(x)
         variants = _variants(x, ref.weight, ref.bias, ref.eps)
@@ -71,10 +73,11 @@ def _expect_normalized(mine, ref, x, what):
 def has_the_packages_parameters(yours):
     with hint_if_raises("LayerNorm(4) failed"):
         module = yours(4)
+        initial = observe({n: p for n, p in module.named_parameters()})
     copy_parameters(LAYER_NORM(4), module, "LayerNorm", NAMES)
-    params = dict(module.named_parameters())
     if not (
-        torch.equal(params["weight"], torch.ones(4)) and torch.equal(params["bias"], torch.zeros(4))
+        torch.equal(initial["weight"], torch.ones(4))
+        and torch.equal(initial["bias"], torch.zeros(4))
     ):
         fail("weight must start at 1 and bias at 0, so that a new LayerNorm only normalizes")
 
@@ -88,7 +91,7 @@ def biased_variance(yours):
 @layer_norm_exercise.check("ε sits under the square root (a vector with variance 1e-6)")
 def epsilon_inside(yours):
     mine, ref = build_pair(yours, LAYER_NORM, 8, dtype=torch.float64, hint=NAMES)
-    x = torch.randn(3, 8, dtype=torch.float64) * 1e-3
+    x = randn(3, 8, dtype=torch.float64) * 1e-3
     _expect_normalized(mine, ref, x, "small vectors")
 
 
@@ -97,7 +100,7 @@ def constant_vector(yours):
     mine, ref = build_pair(yours, LAYER_NORM, 4, jitter=0.5, hint=NAMES)
     x = torch.full((2, 4), 3.0)
     with hint_if_raises("forward on a constant vector failed"):
-        out = mine(x)
+        out = observe(mine(x))
     expect_close(
         out,
         ref(x),
@@ -113,16 +116,16 @@ def equals_the_reference(yours):
     for dtype in DTYPES:
         mine, ref = build_pair(yours, LAYER_NORM, 8, dtype=dtype, jitter=0.5, hint=NAMES)
         for shape in ((8,), (2, 5, 8), (3, 1, 8)):
-            x = torch.randn(shape, dtype=dtype) * 3 + 2
+            x = randn(*shape, dtype=dtype) * 3 + 2
             _expect_normalized(mine, ref, x, f"shape {shape} ({dtype})")
 
 
 @layer_norm_exercise.check("gradients of the input, weight and bias equal the package's")
 def gradients(yours):
     mine, ref = build_pair(yours, LAYER_NORM, 8, dtype=torch.float64, jitter=0.5, hint=NAMES)
-    x = torch.randn(2, 5, 8, dtype=torch.float64) * 3 + 2
+    x = randn(2, 5, 8, dtype=torch.float64) * 3 + 2
     inputs = leaf(x), leaf(x)
-    upstream = torch.randn(2, 5, 8, dtype=torch.float64)
+    upstream = randn(2, 5, 8, dtype=torch.float64)
     with hint_if_raises("backward() through your LayerNorm failed"):
         (mine(inputs[0]) * upstream).sum().backward()
     (ref(inputs[1]) * upstream).sum().backward()
@@ -140,16 +143,16 @@ def without_bias(yours):
         "with bias=False keep self.bias = None (no parameter) and skip the shift",
     )
     mine, ref = build_pair(yours, LAYER_NORM, 4, bias=False, jitter=0.5, hint=NAMES)
-    x = torch.randn(3, 4)
+    x = randn(3, 4)
     _expect_normalized(mine, ref, x, "x with bias=False")
 
 
 @layer_norm_exercise.check("uses the eps it is given (eps=0.5 here)")
 def uses_eps(yours):
     mine, ref = build_pair(yours, LAYER_NORM, 4, eps=0.5, hint=NAMES)
-    x = torch.randn(3, 4)
+    x = randn(3, 4)
     with hint_if_raises("LayerNorm(4, eps=0.5) failed"):
-        out = mine(x)
+        out = observe(mine(x))
     with torch.no_grad():
         fixed = LAYER_NORM(4).to(x.dtype)
         fixed.load_state_dict(ref.state_dict())

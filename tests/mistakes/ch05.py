@@ -91,3 +91,9 @@ class NoDivisibilityCheck(_Attention):
 class NoDropout(_Attention):
     def __init__(self, embed_dim, num_heads, block_size, dropout=0.0, bias=True):
         super().__init__(embed_dim, num_heads, block_size, 0.0, bias)
+
+
+@mistake("multi_head_attention", "merged without moving them back", absent="apply the causal mask")
+class MergeWithoutTranspose(_Attention):
+    def merge(self, t, batch, seq_len):
+        return t.reshape(batch, seq_len, -1)
