@@ -6,8 +6,9 @@ never objects. This process enforces the time limits and kills the child when it
 when it is done, or when the reader presses Ctrl-C: a loop that catches every exception, a
 cancelled timer, a thread that never ends or an `os._exit(0)` can only fail the check.
 
-Children are forked from a server that has imported torch and the package once
-(multiprocessing's "forkserver"), so that each check starts in milliseconds after the first.
+The child is a fork of this process (torch is imported already), or, where this process runs
+threads (a notebook kernel), a fork of a server that imported torch and the package once
+(multiprocessing's "forkserver"): either way a check starts in milliseconds.
 A target names where the reader's object is: a file (`minigpt check`), an importable module,
 or the source text of a notebook's definitions (`check()` in a notebook).
 """
@@ -23,10 +24,13 @@ import multiprocessing
 import re
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from . import core
 from .core import ExerciseError, Transcript
@@ -38,12 +42,14 @@ IMPORT_LIMIT_S = 20.0  # the reader's file, imported in the child
 @dataclass(frozen=True)
 class Target:
     """Where the child finds the reader's object: kind "file" (a path), "module" (an
-    importable module's name) or "source" (a module's text); `name` is the object's name."""
+    importable module's name) or "source" (pieces of a notebook's code); `name` is the
+    object's name."""
 
     kind: str
     location: str
     name: str
     label: str  # how the report and errors name it
+    pieces: tuple[tuple[str, str, int], ...] = ()  # kind "source": (text, file, first line)
 
 
 def file_target(path: str | Path, name: str) -> Target:
@@ -71,7 +77,8 @@ def object_target(obj: Any) -> Target:
         if path and Path(path).is_file():
             return Target("file", path, name, path)
     namespace = vars(module) if module is not None else getattr(obj, "__globals__", {})
-    return Target("source", notebook_source(obj, namespace), name, f"{name} (this notebook)")
+    pieces = notebook_source(obj, namespace)
+    return Target("source", "", name, f"the notebook's {name}", pieces)
 
 
 def _importable(module_name: str) -> bool:
@@ -94,10 +101,13 @@ def _first_method_code(cls: Any) -> Any:
     return None
 
 
-def notebook_source(obj: Any, namespace: dict[str, Any]) -> str:
-    """A module that rebuilds `obj` in the child from a notebook's namespace: its imports
-    (modules and the objects taken from them), simple constants, the notebook's other
-    functions and classes, and `obj`'s own definition last."""
+Piece = tuple[str, str, int]  # source text, the file it came from, its first line there
+
+
+def notebook_source(obj: Any, namespace: dict[str, Any]) -> tuple[Piece, ...]:
+    """What rebuilds `obj` in the child from a notebook's namespace: its imports (modules and
+    the objects taken from them), simple constants, the notebook's other functions and
+    classes, and `obj`'s own definition last, each piece with its cell and line."""
     lines = ["import importlib"]
     definitions = []
     for key, value in list(namespace.items()):
@@ -114,28 +124,20 @@ def notebook_source(obj: Any, namespace: dict[str, Any]) -> str:
                 lines.append(f"{key} = importlib.import_module({module!r}).{value.__qualname__}")
         elif type(value) in (int, float, str, bool) and key.isidentifier():
             lines.append(f"{key} = {value!r}")
-    for value in definitions:
-        text = definition_source(value)
-        if text:
-            lines.append(text)
-    text = definition_source(obj)
-    if not text:
+    pieces = [("\n".join(lines) + "\n", "<notebook imports>", 1)]
+    pieces += [piece for value in definitions if (piece := definition_source(value))]
+    own = definition_source(obj)
+    if own is None:
         raise ExerciseError(
             f"check() cannot find the source of {obj.__name__}: define it in a notebook cell "
             "(or a .py file) and run that cell again"
         )
-    lines.append(text)
-    return "\n\n".join(lines) + "\n"
+    return (*pieces, own)
 
 
-def definition_source(obj: Any) -> str | None:
+def definition_source(obj: Any) -> Piece | None:
     """The source of a function or class defined in a notebook cell (or any file)."""
-    if inspect.isfunction(obj):
-        try:
-            return inspect.getsource(obj)
-        except (OSError, TypeError):
-            return None
-    code = _first_method_code(obj)
+    code = getattr(obj, "__code__", None) if inspect.isfunction(obj) else _first_method_code(obj)
     if code is None:
         return None
     source = "".join(linecache.getlines(code.co_filename))
@@ -143,14 +145,16 @@ def definition_source(obj: Any) -> str | None:
         tree = ast.parse(source)
     except SyntaxError:
         return None
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     for node in ast.walk(tree):
         if (
-            isinstance(node, ast.ClassDef)
+            isinstance(node, kinds)
             and node.name == obj.__name__
             and node.lineno <= code.co_firstlineno <= node.end_lineno
         ):
             start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            return "\n".join(source.splitlines()[start - 1 : node.end_lineno])
+            text = "\n".join(source.splitlines()[start - 1 : node.end_lineno]) + "\n"
+            return text, code.co_filename, start
     return None
 
 
@@ -159,20 +163,25 @@ def load_target(target: Target) -> Any:
     if target.kind == "module":
         module = importlib.import_module(target.location)
     else:
-        module_name = "_minigpt_check_" + re.sub(r"\W", "_", Path(target.label).stem)
+        module_name = "_minigpt_check_" + re.sub(r"\W", "_", Path(target.name).stem)
         spec = importlib.util.spec_from_loader(module_name, loader=None)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module  # dataclasses and pickling look a module up by name
         if target.kind == "file":
             path = Path(target.location)
             module.__file__ = str(path)
-            source, filename = path.read_text(encoding="utf-8"), str(path)
             sys.path.insert(0, str(path.resolve().parent))  # the file may import its neighbours
+            pieces: tuple[Piece, ...] = ((path.read_text(encoding="utf-8"), str(path), 1),)
         else:
-            source, filename = target.location, "<notebook>"
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        code = compile(source, filename, "exec")
-        exec(code, module.__dict__)  # noqa: S102 - the reader's own code, in their process
+            pieces = target.pieces
+        for text, filename, first_line in pieces:
+            tree = ast.parse(text, filename)
+            ast.increment_lineno(tree, first_line - 1)  # errors name the cell's own lines
+            linecache.cache.setdefault(
+                filename,
+                (len(text), None, ["\n"] * (first_line - 1) + text.splitlines(True), filename),
+            )
+            exec(compile(tree, filename, "exec"), module.__dict__)  # noqa: S102 - their own code
     if not hasattr(module, target.name):
         raise LookupError(target.name)
     return getattr(module, target.name)
@@ -182,6 +191,8 @@ def child_main(exercise_id: str, target: Target, seed: int, connection: Any) -> 
     """The child: import, validate, run every check, send each event. Ctrl-C is the parent's
     to handle; a KeyboardInterrupt raised by the reader's code is only their exception."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    torch.set_num_threads(1)  # the checks' tensors are tiny; and no thread pool after a fork
     send = connection.send_bytes
 
     def emit(event: tuple) -> None:
@@ -206,7 +217,7 @@ def child_main(exercise_id: str, target: Target, seed: int, connection: Any) -> 
         )
         return
     except BaseException as err:  # noqa: BLE001 - whatever the file raises, SystemExit too
-        files = {target.location, "<notebook>"}
+        files = {target.location, *(piece[1] for piece in target.pieces)}
         emit(("usage", f"cannot import {target.label}: {core.describe_error(err, files)}"))
         return
     try:
@@ -219,15 +230,23 @@ def child_main(exercise_id: str, target: Target, seed: int, connection: Any) -> 
     emit(("finished",))
 
 
-_context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload([__name__])
+def _context() -> Any:
+    """How the child starts: a plain fork when this process runs one thread (the command line,
+    a test run: nothing to re-import), else a fork of a clean server process (a notebook
+    kernel's threads make forking the kernel itself unsafe)."""
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def run_isolated(exercise: core.Exercise, target: Target, seed: int | None = None) -> core.Report:
     """Check the reader's object named by `target`: their side in a child, judged here."""
     seed = core.new_seed() if seed is None else seed
-    receive, send = _context.Pipe(duplex=False)
-    child = _context.Process(target=child_main, args=(exercise.id, target, seed, send), daemon=True)
+    context = _context()
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=child_main, args=(exercise.id, target, seed, send), daemon=True)
     child.start()
     send.close()
     try:
