@@ -64,7 +64,8 @@ check("token_embedding", TokenEmbedding)
 #
 # The same lookup as a matrix product: `one_hot_embedding(ids, weight)` builds the one-hot
 # matrix of `ids` (one row per id, a single 1 in the column of that id, as many columns as
-# `weight` has rows) and multiplies it by `weight`. `torch.nn.functional.one_hot` helps; mind
+# `weight` has rows) and multiplies it by `weight`, in `weight`'s dtype; an id outside the
+# table must raise an error, as `weight[ids]` does. `torch.nn.functional.one_hot` helps; mind
 # its `num_classes` and its integer dtype.
 
 # %%

@@ -53,7 +53,8 @@ print(tokens)
 # Write `scaled_dot_product_attention(query, key, value, mask=None, dropout_p=0.0)` for inputs
 # with any number of leading dimensions: the scores `query @ keyᵀ` divided by $\sqrt{d_k}$;
 # where `mask` is `False`, a score of $-\infty$; a softmax over the keys; then
-# `dropout_p` applied to the weights (`torch.nn.functional.dropout`); return
+# `dropout_p` applied to the weights (`torch.nn.functional.dropout`, which scales the kept
+# weights by $1/(1-p)$); return
 # `(weights @ value, weights)`.
 
 # %%

@@ -51,8 +51,9 @@ torch.set_num_threads(1)  # the matrices here are tiny: one thread is fastest
 #
 # * `temperature == 0` is greedy: each row's most likely id;
 # * otherwise divide the logits by the temperature; with `top_k`, keep only the `k` largest
-#   (every token when `k` is at least the vocabulary size); with `top_p`, keep the smallest set
-#   of most likely tokens whose probabilities add up to at least `p`;
+#   (every token when `k` is at least the vocabulary size); with `top_p`, keep, of the tokens
+#   left, the smallest set of most likely ones whose probabilities (the softmax over what
+#   `top_k` kept) add up to at least `p`;
 # * sample from the softmax with `torch.multinomial(..., generator=generator)`, and leave the
 #   caller's `logits` unchanged.
 
@@ -80,7 +81,8 @@ check("sample_next_token", sample_next_token)
 # `output` (`nn.Linear(config.embed_dim, config.vocab_size, bias=False)`) whose weight *is* the
 # token embedding's. `forward(ids, targets=None)` returns `(logits, loss)`: logits of shape
 # `(batch, T, vocab_size)`, and with targets the mean cross-entropy over every position,
-# skipping targets of `-1`; `loss` is `None` without targets. The checks copy the package's
+# skipping targets of `-1`; `loss` is `None` without targets; ids longer than `block_size`
+# raise an error. The checks copy the package's
 # weights into yours by those names (use the defaults of this config: learned positions,
 # biases, dropout 0).
 
