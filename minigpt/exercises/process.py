@@ -268,8 +268,11 @@ def _read(receive: Any, child: Any, target: Target) -> Transcript:
         try:
             ready = remaining > 0 and receive.poll(remaining)
             data = receive.recv_bytes(core.MAX_EVENT_BYTES) if ready else None
-        except (EOFError, OSError):
+            data = data if data != b"" else b"garbled"  # an empty message is no event
+        except EOFError:  # the child's end of the pipe closed: it has ended
             data = b""
+        except OSError:  # a message longer than any event
+            data = b"garbled"
         if data is None or data == b"":
             child.join(1)
             why = _why_stopped(data is None, child.exitcode)
@@ -298,7 +301,10 @@ def _read(receive: Any, child: Any, target: Target) -> Transcript:
             stage, deadline = "between", time.monotonic() + core.TIME_LIMIT_S
         else:  # out of order or garbled: nothing after this can be believed
             if stage in ("boot", "import"):
-                raise ExerciseError(f"cannot import {target.label}: it wrote to the checker's pipe")
+                raise ExerciseError(
+                    f"cannot import {target.label}: it wrote something unreadable to the pipe "
+                    "the checks report through"
+                )
             return Transcript(checks, "the process running your code sent something unreadable")
 
 
