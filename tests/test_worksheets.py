@@ -39,9 +39,12 @@ def test_every_chapter_ends_with_exercises(path):
     for part in parts:
         title = part.splitlines()[0]
         assert re.match(r"\d\. (Predict|Implement|Change and observe)", title), title
-        assert re.search(r"^```(console|python)$", part, re.M), f"{title}: no command to run"
         assert '??? tip "Hint"' in part and '??? success "Solution"' in part, title
         assert part.index('??? tip "Hint"') < part.index('??? success "Solution"'), title
+        if "Predict" in title:  # the answer is computed by code, in the folded solution
+            assert "```{.python .run}" in part[part.index('??? success "Solution"') :], title
+        else:
+            assert re.search(r"^```(console|python)$", part, re.M), f"{title}: no command to run"
         if title.split(". ", 1)[1].startswith("Implement"):
             ids = re.findall(r"^\$ minigpt check (\w+) \w+\.py$", part, re.M)
             assert len(ids) == 1 and EXERCISES[ids[0]].chapter == chapter, title
@@ -134,6 +137,11 @@ def test_the_executed_worksheet_shows_what_the_reader_sees(source, executed_note
         text = " ".join("".join(o.get("text", "") for o in cell.get("outputs", [])).split())
         assert f"{call['name']} is still the stub" in text, text
         assert "passed" not in text, text
+    for cell in result.notebook.cells:  # a predict exercise's answer stays folded
+        if cell.cell_type == "code" and "folded(" in cell.source:
+            shown = [o for o in cell.get("outputs", []) if "text/html" in o.get("data", {})]
+            assert shown and "<details>" in shown[0]["data"]["text/html"], cell.source
+            assert not any(o.get("text") for o in cell.get("outputs", [])), cell.source
 
 
 def test_the_site_offers_the_worksheets_with_their_stubs(built_site):

@@ -53,10 +53,9 @@ for word in [" moment", "moment", " Moment", " moments"]:
 # occurrence of the two neighbouring ids `pair` by `new_id`, returning a new list. Careful with
 # overlaps: merging `(5, 5)` in `[5, 5, 5]` gives `[new_id, 5]`.
 
+
 # %%
-def merge_pair(
-    ids: list[int], pair: tuple[int, int], new_id: int
-) -> list[int]:
+def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     raise NotImplementedError("merge each occurrence")
 
 
@@ -72,6 +71,7 @@ check("merge_pair", merge_pair)
 # the same text always gives the same ids. `vocab_size` is the number of characters; `encode`
 # and `decode` convert between text and ids, raising `ValueError` for a character or an id the
 # tokenizer does not know.
+
 
 # %%
 class CharTokenizer:
@@ -105,6 +105,7 @@ check("char_tokenizer", CharTokenizer)
 # order; tokenizers trained here use `range(256)`), then, as long as some neighbouring pair has
 # been learned, merge the one that was learned *first*. Use `merge_pair` (yours, once it
 # passes). Return the final list of ids.
+
 
 # %%
 def bpe_encode_chunk(

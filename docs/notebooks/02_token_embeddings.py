@@ -46,6 +46,7 @@ print(tokenizer.tokens("Every moment is a beginning"), ids.tolist())
 # any shape. An id outside `[0, vocab_size)` must raise an error; careful, indexing alone
 # accepts `-1`. The checks copy the package's `weight` into yours by that name.
 
+
 # %%
 class TokenEmbedding(nn.Module):
     def __init__(self, vocab_size: int, embed_dim: int) -> None:
@@ -68,10 +69,9 @@ check("token_embedding", TokenEmbedding)
 # table must raise an error, as `weight[ids]` does. `torch.nn.functional.one_hot` helps; mind
 # its `num_classes` and its integer dtype.
 
+
 # %%
-def one_hot_embedding(
-    ids: torch.Tensor, weight: torch.Tensor
-) -> torch.Tensor:
+def one_hot_embedding(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError("one-hot(ids) @ weight")
 
 

@@ -57,6 +57,7 @@ print(tokens)
 # weights by $1/(1-p)$); return
 # `(weights @ value, weights)`.
 
+
 # %%
 def scaled_dot_product_attention(
     query: torch.Tensor,
@@ -108,11 +109,10 @@ for scale in (1, 10):
 # your function from Exercise 1 (or the package's). The checks copy the package's three layers
 # into yours by those names.
 
+
 # %%
 class SelfAttention(nn.Module):
-    def __init__(
-        self, embed_dim: int, head_dim: int, bias: bool = False
-    ) -> None:
+    def __init__(self, embed_dim: int, head_dim: int, bias: bool = False) -> None:
         super().__init__()
         raise NotImplementedError("query, key, value")
 

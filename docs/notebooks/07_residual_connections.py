@@ -41,6 +41,7 @@ from minigpt.residual import gradient_norms_by_depth
 # (never `x += ...`, which would change the caller's `x`), or `sublayer_output` alone when
 # `enabled` is `False`, which chapter 7's experiment uses to switch the skip path off.
 
+
 # %%
 def residual_add(
     x: torch.Tensor, sublayer_output: torch.Tensor, enabled: bool = True

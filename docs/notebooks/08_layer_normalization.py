@@ -72,11 +72,10 @@ with torch.no_grad():
 # by those names, then compare outputs and gradients for several shapes, in float32 and
 # float64.
 
+
 # %%
 class LayerNorm(nn.Module):
-    def __init__(
-        self, dim: int, eps: float = 1e-5, bias: bool = True
-    ) -> None:
+    def __init__(self, dim: int, eps: float = 1e-5, bias: bool = True) -> None:
         super().__init__()
         raise NotImplementedError("eps, weight and bias")
 
@@ -93,6 +92,7 @@ check("layer_norm", LayerNorm)
 # `torch.var` divides by $d - 1$ unless told otherwise (`unbiased=True` is its default). Here
 # is a LayerNorm with exactly that mistake. Run the check on it and read the hint; then
 # predict by what factor its outputs are off for $d = 16$, and check with the last cell.
+
 
 # %%
 class UnbiasedLayerNorm(minigpt.layer_norm.LayerNorm):

@@ -57,6 +57,7 @@ torch.set_num_threads(1)  # the matrices here are tiny: one thread is fastest
 # * sample from the softmax with `torch.multinomial(..., generator=generator)`, and leave the
 #   caller's `logits` unchanged.
 
+
 # %%
 def sample_next_token(
     logits: torch.Tensor,
@@ -85,6 +86,7 @@ check("sample_next_token", sample_next_token)
 # raise an error. The checks copy the package's
 # weights into yours by those names (use the defaults of this config: learned positions,
 # biases, dropout 0).
+
 
 # %%
 class MiniGPT(nn.Module):

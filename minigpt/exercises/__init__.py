@@ -31,10 +31,11 @@ from . import (
     ch09_transformer_block,
     ch10_minigpt,
 )
+from .answers import folded
 from .core import Exercise, ExerciseError, Report, run
-from .process import file_target, object_target, run_isolated
+from .process import file_target, object_target, run_isolated, warm_up
 
-__all__ = ["EXERCISES", "Exercise", "ExerciseError", "Report", "check", "get", "run"]
+__all__ = ["EXERCISES", "Exercise", "ExerciseError", "Report", "check", "folded", "get", "run"]
 
 CHAPTERS = (
     ch01_tokenization,
@@ -113,3 +114,6 @@ def exercise_list() -> str:
     lines.append("")
     lines.append("Check your file with: minigpt check EXERCISE FILE.py")
     return "\n".join(lines)
+
+
+warm_up()  # in a notebook kernel: the process that runs check()'s child starts now

@@ -21,6 +21,7 @@ import importlib.util
 import inspect
 import linecache
 import multiprocessing
+import multiprocessing.forkserver
 import re
 import signal
 import sys
@@ -239,6 +240,14 @@ def _context() -> Any:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     return context
+
+
+def warm_up() -> None:
+    """In a notebook kernel, start the server now: it imports torch while the notebook runs its
+    first cells, so the first `check()` does not wait for it."""
+    if "ipykernel" in sys.modules and threading.active_count() > 1:
+        _context()
+        multiprocessing.forkserver.ensure_running()
 
 
 def run_isolated(exercise: core.Exercise, target: Target, seed: int | None = None) -> core.Report:
