@@ -33,7 +33,7 @@ from . import (
 )
 from .answers import folded
 from .core import Exercise, ExerciseError, Report, run
-from .process import file_target, object_target, run_isolated, warm_up
+from .process import file_target, object_target, run_isolated
 
 __all__ = ["EXERCISES", "Exercise", "ExerciseError", "Report", "check", "folded", "get", "run"]
 
@@ -114,6 +114,3 @@ def exercise_list() -> str:
     lines.append("")
     lines.append("Check your file with: minigpt check EXERCISE FILE.py")
     return "\n".join(lines)
-
-
-warm_up()  # in a notebook kernel: the process that runs check()'s child starts now

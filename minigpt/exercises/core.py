@@ -640,7 +640,7 @@ def _run_one(check: Check, reference: Any, side: _TrustedSide, seed: int, index:
         return Outcome(check, False, message)
     except TimeLimitExceeded:
         message = (
-            f"took longer than {TIME_LIMIT_S:.0f} s on a tiny input: is there a loop that "
+            f"took longer than {TIME_LIMIT_S:g} s on a tiny input: is there a loop that "
             "never ends (an index that does not advance)?"
         )
         return Outcome(check, False, message, timed_out=True)

@@ -6,9 +6,10 @@ never objects. This process enforces the time limits and kills the child when it
 when it is done, or when the reader presses Ctrl-C: a loop that catches every exception, a
 cancelled timer, a thread that never ends or an `os._exit(0)` can only fail the check.
 
-The child is a fork of this process (torch is imported already), or, where this process runs
-threads (a notebook kernel), a fork of a server that imported torch and the package once
-(multiprocessing's "forkserver"): either way a check starts in milliseconds.
+The child is a fork of this process, which has imported torch and the package already, so a
+check starts in milliseconds. In a notebook kernel, whose other threads a fork leaves behind,
+the child only runs the checks and writes to its pipe, and its time limit bounds it all the
+same.
 A target names where the reader's object is: a file (`minigpt check`), an importable module,
 or the source text of a notebook's definitions (`check()` in a notebook).
 """
@@ -21,11 +22,9 @@ import importlib.util
 import inspect
 import linecache
 import multiprocessing
-import multiprocessing.forkserver
 import re
 import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ import torch
 from . import core
 from .core import ExerciseError, Transcript
 
-BOOT_LIMIT_S = 120.0  # the first child waits for the server to import torch; later ones don't
+BOOT_LIMIT_S = 60.0  # from the fork to the child's first word
 IMPORT_LIMIT_S = 20.0  # the reader's file, imported in the child
 
 
@@ -231,31 +230,14 @@ def child_main(exercise_id: str, target: Target, seed: int, connection: Any) -> 
     emit(("finished",))
 
 
-def _context() -> Any:
-    """How the child starts: a plain fork when this process runs one thread (the command line,
-    a test run: nothing to re-import), else a fork of a clean server process (a notebook
-    kernel's threads make forking the kernel itself unsafe)."""
-    if threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
-
-
-def warm_up() -> None:
-    """In a notebook kernel, start the server now: it imports torch while the notebook runs its
-    first cells, so the first `check()` does not wait for it."""
-    if "ipykernel" in sys.modules and threading.active_count() > 1:
-        _context()
-        multiprocessing.forkserver.ensure_running()
+FORK = multiprocessing.get_context("fork")
 
 
 def run_isolated(exercise: core.Exercise, target: Target, seed: int | None = None) -> core.Report:
     """Check the reader's object named by `target`: their side in a child, judged here."""
     seed = core.new_seed() if seed is None else seed
-    context = _context()
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=child_main, args=(exercise.id, target, seed, send), daemon=True)
+    receive, send = FORK.Pipe(duplex=False)
+    child = FORK.Process(target=child_main, args=(exercise.id, target, seed, send), daemon=True)
     child.start()
     send.close()
     try:
@@ -319,9 +301,7 @@ def _read(receive: Any, child: Any, target: Target) -> Transcript:
 
 def _why_stopped(timed_out: bool, exitcode: int | None) -> str:
     if timed_out:
-        return (
-            f"it did not finish within {IMPORT_LIMIT_S:.0f} s (a loop that never ends at import?)"
-        )
+        return f"it did not finish within {IMPORT_LIMIT_S:g} s (a loop that never ends at import?)"
     if exitcode is not None and exitcode < 0:
         return f"the process running your code was killed by signal {-exitcode}"
     return (
