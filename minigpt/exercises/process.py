@@ -25,6 +25,7 @@ import multiprocessing
 import re
 import signal
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,7 @@ def object_target(obj: Any) -> Target:
         if module is not None and getattr(module, name, None) is obj and _importable(module_name):
             return Target("module", module_name, name, f"{module_name}.{name}")
         path = getattr(module, "__file__", None) or _code_file(obj)
-        if path and Path(path).is_file():
+        if path and path.endswith(".py") and Path(path).is_file():
             return Target("file", path, name, path)
     namespace = vars(module) if module is not None else getattr(obj, "__globals__", {})
     pieces = notebook_source(obj, namespace)
@@ -143,8 +144,8 @@ def definition_source(obj: Any) -> Piece | None:
     source = "".join(linecache.getlines(code.co_filename))
     try:
         tree = ast.parse(source)
-    except SyntaxError:
-        return None
+    except SyntaxError:  # code kept in a file that is not Python (a guide page's block)
+        return _block_source(obj, code)
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     for node in ast.walk(tree):
         if (
@@ -156,6 +157,20 @@ def definition_source(obj: Any) -> Piece | None:
             text = "\n".join(source.splitlines()[start - 1 : node.end_lineno]) + "\n"
             return text, code.co_filename, start
     return None
+
+
+def _block_source(obj: Any, code: Any) -> Piece | None:
+    """The definition found by its indentation, from its first line (a class: the nearest
+    `class Name` line above its first method), for code inside a Markdown file."""
+    lines = linecache.getlines(code.co_filename)
+    start = code.co_firstlineno - 1
+    if inspect.isclass(obj):
+        pattern = re.compile(rf"^\s*class {re.escape(obj.__name__)}\b")
+        start = next((n for n in range(start, -1, -1) if pattern.match(lines[n])), None)
+        if start is None:
+            return None
+    block = inspect.getblock(lines[start:])
+    return textwrap.dedent("".join(block)), "<a guide page's block>", 1
 
 
 def load_target(target: Target) -> Any:
