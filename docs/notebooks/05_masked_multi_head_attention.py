@@ -111,6 +111,26 @@ class MultiHeadAttention(nn.Module):
 check("multi_head_attention", MultiHeadAttention)
 
 # %% [markdown]
+# ## Exercise 4 (implement): sliding_window_mask
+#
+# Models for long texts, such as Mistral, let each token see only the last `window` tokens.
+# Write `sliding_window_mask(seq_len, window, device=None)`: a `(seq_len, seq_len)` tensor of
+# dtype `torch.bool`, created on `device`, `True` where token `i` (the row) may look at token
+# `j` (the column), that is where $i - \text{window} < j \le i$. A `window` below 1 raises
+# `ValueError`.
+
+
+# %%
+def sliding_window_mask(
+    seq_len: int, window: int, device: torch.device | str | None = None
+) -> torch.Tensor:
+    raise NotImplementedError("causal, and no older than window - 1 tokens back")
+
+
+# %%
+check("sliding_window_mask", sliding_window_mask)
+
+# %% [markdown]
 # ## No peeking
 #
 # The property the mask buys: replace the vector of the last token with a random one, and the

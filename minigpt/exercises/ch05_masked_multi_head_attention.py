@@ -22,6 +22,7 @@ from .tools import (
     is_close,
     observe,
     randn,
+    rng,
 )
 
 causal_mask = Exercise(
@@ -86,6 +87,95 @@ def on_the_device(yours):
                 f"the mask is on {where}, not {device}: create it there, "
                 "torch.ones(..., device=device), so a model on a GPU gets its mask on the GPU"
             )
+
+
+sliding_window_mask = Exercise(
+    "sliding_window_mask",
+    5,
+    multi_head_attention.sliding_window_mask,
+    "a causal mask in which token i sees only the last `window` tokens, itself included",
+)
+
+
+def _window(yours, seq_len, window):
+    with hint_if_raises(f"sliding_window_mask({seq_len}, {window}) failed"):
+        return observe(yours(seq_len, window))
+
+
+def _band(seq_len, window, low, high):
+    """True where low < i − j < high, i the row and j the column."""
+    offset = torch.arange(seq_len).unsqueeze(1) - torch.arange(seq_len).unsqueeze(0)
+    return (offset > low) & (offset < high)
+
+
+WINDOW_MISTAKES = (
+    (
+        "each token sees window + 1 tokens: keep j > i − window (strictly), so that with "
+        "itself it sees exactly `window`",
+        lambda n, w: _band(n, w, -1, w + 1),
+    ),
+    (
+        "later tokens are visible: the window slides over the past only, so keep j ≤ i as "
+        "causal_mask does",
+        lambda n, w: _band(n, w, -w, w),
+    ),
+    (
+        "the window is ignored: this is causal_mask; also block j ≤ i − window",
+        lambda n, w: _band(n, w, -1, n),
+    ),
+)
+
+
+def _expect_window(yours, seq_len, window):
+    mask = _window(yours, seq_len, window)
+    expected = multi_head_attention.sliding_window_mask(seq_len, window)
+    if isinstance(mask, torch.Tensor) and mask.shape == expected.shape:
+        for hint, wrong in WINDOW_MISTAKES:
+            if not torch.equal(wrong(seq_len, window), expected) and torch.equal(
+                mask.bool(), wrong(seq_len, window)
+            ):
+                fail(hint)
+    expect_equal(mask, expected, f"sliding_window_mask({seq_len}, {window})")
+
+
+@sliding_window_mask.check("a (seq_len, seq_len) tensor of dtype torch.bool")
+def window_bool_square(yours):
+    mask = expect_tensor(_window(yours, 5, 2), "sliding_window_mask(5, 2)", shape=(5, 5))
+    if mask.dtype != torch.bool:
+        fail(f"the mask is {mask.dtype}: make it torch.bool (True = may look)")
+
+
+@sliding_window_mask.check("row i sees columns i − window + 1 … i, for random sizes")
+def window_rows(yours):
+    draw = rng()
+    for _ in range(6):
+        seq_len = draw.randrange(2, 12)
+        _expect_window(yours, seq_len, draw.randrange(1, seq_len))
+
+
+@sliding_window_mask.check("window 1 is the diagonal; a window of seq_len or more is causal")
+def window_extremes(yours):
+    for seq_len, window in ((4, 1), (5, 5), (3, 8)):
+        _expect_window(yours, seq_len, window)
+
+
+@sliding_window_mask.check("a window below 1 raises ValueError")
+def window_below_one(yours):
+    expect_raises(
+        lambda: yours(4, 0),
+        ValueError,
+        "sliding_window_mask(4, 0)",
+        "a window of 0 would block every token, even from itself: check window >= 1",
+    )
+
+
+@sliding_window_mask.check("device= puts the mask on that device")
+def window_device(yours):
+    with hint_if_raises("sliding_window_mask(3, 2, device='cpu') failed"):
+        mask = yours(3, 2, device="cpu")
+        where = observe(mask.device if isinstance(mask, torch.Tensor) else None)
+    if not isinstance(where, torch.device) or where.type != "cpu":
+        fail(f"the mask is on {where}: create it on the device given")
 
 
 multi_head_attention_exercise = Exercise(
@@ -230,4 +320,4 @@ def dropout(yours):
             fail("two calls in eval() mode differ: use nn.Dropout, which eval() switches off")
 
 
-EXERCISES = [causal_mask, multi_head_attention_exercise]
+EXERCISES = [causal_mask, sliding_window_mask, multi_head_attention_exercise]
