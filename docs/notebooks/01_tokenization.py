@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import minigpt.bpe
 import minigpt.tokenization
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 
 gpt2 = minigpt.tokenization.GPT2Tokenizer()
 
@@ -40,11 +40,15 @@ gpt2 = minigpt.tokenization.GPT2Tokenizer()
 # ## Exercise 1 (predict): one word, four spellings
 #
 # How many GPT-2 tokens are `" moment"`, `"moment"`, `" Moment"` and `" moments"`, and do any
-# two of them share an id? Guess, then run the cell.
+# two of them share an id? Guess, then run the cell and open the answer.
 
 # %%
-for word in [" moment", "moment", " Moment", " moments"]:
-    print(f"{word!r:>11}: {gpt2.tokens(word)} {gpt2.encode(word)}")
+folded(
+    "\n".join(
+        f"{word!r:>11}: {gpt2.tokens(word)} {gpt2.encode(word)}"
+        for word in [" moment", "moment", " Moment", " moments"]
+    )
+)
 
 # %% [markdown]
 # ## Exercise 2 (implement): merge_pair

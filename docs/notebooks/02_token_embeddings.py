@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import minigpt.token_embeddings
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.tokenization import GPT2Tokenizer
 
 tokenizer = GPT2Tokenizer()
@@ -92,13 +92,13 @@ print(f"one-hot input of a ({batch_size}, {block_size}) batch: {gib:.1f} GiB in 
 #
 # A batch holds the ids `[3, 7, 3]` and the loss is the sum of all the looked-up numbers. Which
 # rows of `weight.grad` are non-zero, and what is in row 3? Guess, then run the cell, which
-# uses the package's `TokenEmbedding`.
+# uses the package's `TokenEmbedding`, and open the answer.
 
 # %%
 torch.manual_seed(0)
 embedding = minigpt.token_embeddings.TokenEmbedding(10, 4)
 embedding(torch.tensor([3, 7, 3])).sum().backward()
-for row, grad in enumerate(embedding.weight.grad):
-    if grad.any():
-        print(f"row {row}: {grad.tolist()}")
-print("rows without a gradient:", [r for r, g in enumerate(embedding.weight.grad) if not g.any()])
+grad = embedding.weight.grad
+lines = [f"row {row}: {g.tolist()}" for row, g in enumerate(grad) if g.any()]
+lines.append(f"rows without a gradient: {[r for r, g in enumerate(grad) if not g.any()]}")
+folded("\n".join(lines))

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 import minigpt.self_attention
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.tokenization import GPT2Tokenizer
 
 # %% [markdown]
@@ -85,20 +85,23 @@ for token, row in zip(tokens, weights[0]):
 # ## Exercise 2 (predict): larger vectors
 #
 # Multiply `x` by 10 and recompute the weights. What happens to each row's largest weight, and
-# why? (Think of what dividing by $\sqrt{d_k}$ is for.) Guess, then run the cell.
+# why? (Think of what dividing by $\sqrt{d_k}$ is for.) Guess, then run the cell and open the
+# answer.
 
 # %%
+lines = []
 for scale in (1, 10):
     xs = scale * x
     _, w = minigpt.self_attention.scaled_dot_product_attention(
         head.query(xs), head.key(xs), head.value(xs)
     )
-    print(f"x * {scale:2}: largest weight per row {w[0].amax(dim=-1).numpy().round(3)}")
-
-# %% [markdown]
-# The scores grow with the square of the scale, and a softmax of large scores puts almost all
-# the weight on one token: the softmax saturates, and its gradients vanish. Dividing by
-# $\sqrt{d_k}$ keeps scores of random vectors at unit variance, whatever the head size.
+    lines.append(f"x * {scale:2}: largest weight per row {w[0].amax(dim=-1).numpy().round(3)}")
+lines.append(
+    "The scores grow with the square of the scale, and a softmax of large scores puts almost "
+    "all the weight on one token: it saturates, and its gradients vanish. Dividing by √d_k "
+    "keeps scores of random vectors at unit variance, whatever the head size."
+)
+folded("\n".join(lines))
 
 # %% [markdown]
 # ## Exercise 3 (implement): SelfAttention

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import minigpt.layer_norm
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.tokenization import GPT2Tokenizer
 
 # %% [markdown]
@@ -53,13 +53,15 @@ for token, row in zip(tokens, x[0]):
 #
 # With $\gamma = 1$ and $\beta = 0$ (a new LayerNorm), what comes out for
 # `[-1, 1]`, for `[2, 4, 6]` and for the constant vector `[3, 3, 3, 3]`? Write your guesses
-# down, then run the cell, which uses the package's `LayerNorm`.
+# down, then run the cell, which uses the package's `LayerNorm`, and open the answer.
 
 # %%
+lines = []
 with torch.no_grad():
     for v in ([-1.0, 1.0], [2.0, 4.0, 6.0], [3.0, 3.0, 3.0, 3.0]):
         out = minigpt.layer_norm.LayerNorm(len(v))(torch.tensor(v))
-        print(f"{v} -> {[round(value, 4) for value in out.tolist()]}")
+        lines.append(f"{v} -> {[round(value, 4) for value in out.tolist()]}")
+folded("\n".join(lines))
 
 # %% [markdown]
 # ## Exercise 2 (implement): LayerNorm

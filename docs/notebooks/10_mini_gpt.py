@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 import minigpt
 from minigpt import MiniGPTConfig
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.layer_norm import LayerNorm
 from minigpt.positional_embeddings import LearnedPositionalEmbedding
 from minigpt.token_embeddings import TokenEmbedding
@@ -108,7 +108,7 @@ check("mini_gpt", MiniGPT)
 #
 # A freshly initialised model gives every token about the same probability. What loss do you
 # expect for a vocabulary of $V$ tokens, as a formula? Run the cell for the character
-# vocabulary of the text below.
+# vocabulary of the text below, and open the answer.
 
 # %%
 text = (
@@ -126,7 +126,9 @@ torch.manual_seed(0)
 model = minigpt.MiniGPT(config)
 with torch.no_grad():
     _, loss = model(data[None, :32], data[None, 1:33])
-print(f"untrained loss {loss:.3f}, ln V = ln {chars.vocab_size} = {math.log(chars.vocab_size):.3f}")
+folded(
+    f"untrained loss {loss:.3f}, ln V = ln {chars.vocab_size} = {math.log(chars.vocab_size):.3f}"
+)
 
 # %% [markdown]
 # ## Train a tiny model

@@ -79,7 +79,7 @@ def object_target(obj: Any) -> Target:
             return Target("file", path, name, path)
     namespace = vars(module) if module is not None else getattr(obj, "__globals__", {})
     pieces = notebook_source(obj, namespace)
-    return Target("source", "", name, f"the notebook's {name}", pieces)
+    return Target("source", "", name, f"{name} (defined here)", pieces)
 
 
 def _importable(module_name: str) -> bool:
