@@ -133,8 +133,26 @@ with torch.no_grad():
 # %% [markdown]
 # BatchNorm's statistics mix all the rows of the batch, so the first token's output depends on
 # the last token: in a causal language model that leaks the future into the past.
+
+# %% [markdown]
+# ## Exercise 4 (implement): RMSNorm
 #
-# **Going further.** Many recent models use RMSNorm instead: no mean subtraction and no shift,
-# $y = \gamma\, x / \sqrt{\frac{1}{d}\sum_i x_i^2 + \varepsilon}$. Write it, compare it with
-# PyTorch's `nn.RMSNorm(d, eps=1e-5)`, and find the token of `x` on which it differs most from
-# LayerNorm.
+# Many recent models use RMSNorm instead: no mean subtraction and no shift,
+# $y = \gamma\, x / \sqrt{\frac{1}{d}\sum_i x_i^2 + \varepsilon}$. Write
+# `RMSNorm(dim, eps=1e-6)`: one parameter, `weight` ($\gamma$, ones), and a `forward` that
+# normalizes along the last dimension with the `eps` it was given. PyTorch's
+# `nn.RMSNorm(d, eps=1e-6)` computes the same, to compare with.
+
+
+# %%
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        raise NotImplementedError("eps and weight")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("divide by the root mean square, scale")
+
+
+# %%
+check("rms_norm", RMSNorm)
