@@ -153,7 +153,7 @@ class Report:
             previous = outcome.message or previous
         total = len(self.exercise.checks)
         passed = sum(o.passed for o in self.outcomes)
-        ended = any(o.ended or o.timed_out for o in self.outcomes)
+        ended = not self.outcomes or any(o.ended or o.timed_out for o in self.outcomes)
         if self.stub:
             out.append(f"  … {self.not_run} more checks not run.")
             out.extend(

@@ -10,6 +10,7 @@ The child is a fork of this process, which has imported torch and the package al
 check starts in milliseconds. In a notebook kernel, whose other threads a fork leaves behind,
 the child only runs the checks and writes to its pipe, and its time limit bounds it all the
 same.
+
 A target names where the reader's object is: a file (`minigpt check`), an importable module,
 or the source text of a notebook's definitions (`check()` in a notebook).
 """
