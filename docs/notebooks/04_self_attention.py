@@ -129,6 +129,24 @@ class SelfAttention(nn.Module):
 check("self_attention", SelfAttention)
 
 # %% [markdown]
+# ## Exercise 4 (implement): padding_mask
+#
+# A batch of texts of different lengths is padded to one length, `seq_len`. Write
+# `padding_mask(lengths, seq_len)`: a `torch.bool` tensor of shape `(batch, 1, seq_len)`,
+# `True` where key `j` is a real token of text `b` ($j <$ `lengths[b]`), so that it broadcasts
+# over the queries when given as `mask` to `scaled_dot_product_attention`. A length below 1 or
+# above `seq_len` raises `ValueError`.
+
+
+# %%
+def padding_mask(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
+    raise NotImplementedError("True where j < lengths[b], shape (batch, 1, seq_len)")
+
+
+# %%
+check("padding_mask", padding_mask)
+
+# %% [markdown]
 # **Going further.** The variance argument for the scaling, measured: draw 10,000 pairs of
 # random vectors with unit-variance components for $d_k = 8$ and $d_k = 512$ and compare the
 # variance of their dot products before and after dividing by $\sqrt{d_k}$.

@@ -1,4 +1,4 @@
-"""Chapter 4's exercises: scaled_dot_product_attention and SelfAttention."""
+"""Chapter 4's exercises: scaled_dot_product_attention, SelfAttention and padding_mask."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ from .tools import (
     build_pair,
     copy_parameters,
     expect_close,
+    expect_equal,
+    expect_raises,
     expect_same_gradients,
+    expect_tensor,
     fail,
     hint_if_raises,
     leaf,
     observe,
     randn,
+    rng,
     short,
 )
 
@@ -243,4 +247,81 @@ def module_gradients(yours):
     expect_same_gradients(mine, ref)
 
 
-EXERCISES = [scaled_dot_product_attention, self_attention_exercise]
+padding_mask = Exercise(
+    "padding_mask",
+    4,
+    self_attention.padding_mask,
+    "True where a key is a real token of its text, not padding; (batch, 1, seq_len)",
+)
+
+
+def _padding(yours, lengths, seq_len):
+    with hint_if_raises(f"padding_mask(tensor({lengths.tolist()}), {seq_len}) failed"):
+        return observe(yours(lengths, seq_len))
+
+
+@padding_mask.check("shape (batch, 1, seq_len), dtype torch.bool", essential=True)
+def padding_shape(yours):
+    lengths = torch.tensor([3, 5])
+    mask = expect_tensor(_padding(yours, lengths, 5), "padding_mask(tensor([3, 5]), 5)")
+    if tuple(mask.shape) == (2, 5):
+        fail(
+            "the mask is (batch, seq_len): add the query dimension, .unsqueeze(1), so that it "
+            "broadcasts over every query's row of scores"
+        )
+    expect_tensor(mask, "padding_mask(tensor([3, 5]), 5)", shape=(2, 1, 5))
+    if mask.dtype != torch.bool:
+        fail(f"the mask is {mask.dtype}: make it torch.bool (True = a real token)")
+
+
+@padding_mask.check("True exactly where j < lengths[b], for random lengths")
+def padding_values(yours):
+    draw = rng()
+    for _ in range(5):
+        seq_len = draw.randrange(1, 10)
+        lengths = torch.tensor(
+            [draw.randrange(1, seq_len + 1) for _ in range(draw.randrange(1, 5))]
+        )
+        mask = _padding(yours, lengths, seq_len)
+        expected = self_attention.padding_mask(lengths, seq_len)
+        if isinstance(mask, torch.Tensor) and mask.shape == expected.shape:
+            if torch.equal(mask.bool(), ~expected):
+                fail("the mask is inverted: True must mean 'a real token, may look'")
+            after = torch.arange(seq_len) <= lengths.unsqueeze(-1)
+            if torch.equal(mask.bool(), after.unsqueeze(1)) and not torch.equal(
+                after, expected[:, 0]
+            ):
+                fail("the token at position lengths[b] is padding too: keep j < lengths[b]")
+        what = f"padding_mask(tensor({lengths.tolist()}), {seq_len})"
+        expect_equal(mask, expected, what)
+
+
+@padding_mask.check("with scaled_dot_product_attention, padded keys get weight 0")
+def padding_in_attention(yours):
+    lengths = torch.tensor([2, 4])
+    q, k, v = randn(2, 4, 8), randn(2, 4, 8), randn(2, 4, 3)
+    with hint_if_raises("padding_mask(tensor([2, 4]), 4) in attention failed"):
+        _, weights = self_attention.scaled_dot_product_attention(q, k, v, yours(lengths, 4))
+        weights = observe(weights)
+    _, expected = self_attention.scaled_dot_product_attention(
+        q, k, v, self_attention.padding_mask(lengths, 4)
+    )
+    expect_close(weights, expected, "the attention weights of a padded batch")
+
+
+@padding_mask.check("a length of 0 (or above seq_len) raises ValueError")
+def padding_bad_lengths(yours):
+    hint = (
+        "a text without tokens leaves its queries nothing to look at (0/0 weights): check "
+        "1 <= lengths <= seq_len"
+    )
+    for lengths in ([0, 3], [2, 6]):
+        expect_raises(
+            lambda lengths=lengths: yours(torch.tensor(lengths), 5),
+            ValueError,
+            f"padding_mask(tensor({lengths}), 5)",
+            hint,
+        )
+
+
+EXERCISES = [scaled_dot_product_attention, self_attention_exercise, padding_mask]

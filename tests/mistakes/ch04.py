@@ -89,3 +89,22 @@ class ScaledByTheEmbeddingWidth(SelfAttention):
             scores = scores.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(scores, dim=-1)
         return weights @ v, weights
+
+
+@mistake("padding_mask", "add the query dimension")
+def padding_without_the_query_dimension(lengths, seq_len):
+    if bool((lengths < 1).any()) or bool((lengths > seq_len).any()):
+        raise ValueError("bad lengths")
+    return torch.arange(seq_len) < lengths.unsqueeze(-1)
+
+
+@mistake("padding_mask", "position lengths[b] is padding too")
+def padding_one_too_long(lengths, seq_len):
+    if bool((lengths < 1).any()) or bool((lengths > seq_len).any()):
+        raise ValueError("bad lengths")
+    return (torch.arange(seq_len) <= lengths.unsqueeze(-1)).unsqueeze(1)
+
+
+@mistake("padding_mask", "check 1 <= lengths <= seq_len")
+def padding_unchecked(lengths, seq_len):
+    return (torch.arange(seq_len) < lengths.unsqueeze(-1)).unsqueeze(1)
