@@ -41,3 +41,21 @@ class LayerNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
         # --8<-- [end:layer_norm]
+
+
+# --8<-- [start:rms_norm]
+class RMSNorm(nn.Module):
+    """LayerNorm without the mean and the shift, as in Llama and Mistral: each vector divided
+    by its root mean square, √(mean(x²) + ε), then scaled by `weight`.
+
+    One reduction instead of two, and in practice as good; `nn.RMSNorm` computes the same.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
+        # --8<-- [end:rms_norm]

@@ -20,6 +20,7 @@ from .token_embeddings import TokenEmbedding, check_token_ids
 from .transformer_block import TransformerBlock
 
 
+# --8<-- [start:mini_gpt]
 class MiniGPT(nn.Module):
     """A GPT-2-style language model built from the guide's components.
 
@@ -108,6 +109,7 @@ class MiniGPT(nn.Module):
                     f"targets shape {shape} must match token ids shape {tuple(ids.shape)}"
                 )
             check_token_ids(targets, self.config.vocab_size, "target", allow_ignored=True)
+        # --8<-- [end:mini_gpt]
 
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
         """Number of distinct parameters (a tied output layer counts once).

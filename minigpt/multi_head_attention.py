@@ -19,6 +19,22 @@ def causal_mask(seq_len: int, device: torch.device | str | None = None) -> Tenso
     # --8<-- [end:causal_mask]
 
 
+# --8<-- [start:sliding_window_mask]
+def sliding_window_mask(
+    seq_len: int, window: int, device: torch.device | str | None = None
+) -> Tensor:
+    """A causal mask that also forgets: token i sees tokens i − window + 1 … i, never more than
+    `window` of them (the sliding-window attention of Longformer and Mistral). A window of
+    seq_len or more is `causal_mask`; a window of 1 lets each token see only itself.
+    """
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    causal = causal_mask(seq_len, device)
+    too_old = torch.tril(torch.ones_like(causal), diagonal=-window)  # j ≤ i − window
+    return causal & ~too_old
+    # --8<-- [end:sliding_window_mask]
+
+
 class KVCache:
     """Keys and values of the tokens seen so far, so generation computes each only once.
 

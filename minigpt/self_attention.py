@@ -64,3 +64,17 @@ class SelfAttention(nn.Module):
         q, k, v = self.query(x), self.key(x), self.value(x)  # each (batch, T, head_dim)
         return scaled_dot_product_attention(q, k, v, mask)
         # --8<-- [end:self_attention]
+
+
+# --8<-- [start:padding_mask]
+def padding_mask(lengths: Tensor, seq_len: int) -> Tensor:
+    """For a batch of texts padded to `seq_len`: True where key j is a real token of text b
+    (j < lengths[b]), of shape (batch, 1, seq_len), so that it broadcasts over the queries of
+    a (batch, seq_len, seq_len) score matrix. Every text needs a token: a query with no key to
+    look at would get 0/0 weights.
+    """
+    if bool((lengths < 1).any()) or bool((lengths > seq_len).any()):
+        raise ValueError(f"lengths must be between 1 and seq_len={seq_len}, got {lengths.tolist()}")
+    positions = torch.arange(seq_len, device=lengths.device)
+    return (positions < lengths.unsqueeze(-1)).unsqueeze(1)
+    # --8<-- [end:padding_mask]

@@ -346,14 +346,10 @@ def executed_notebooks(tmp_path_factory) -> dict[str, ExecutedNotebook]:
     import nbformat
 
     folder = tmp_path_factory.mktemp("executed-notebooks")
-    saved_env = {
-        key: os.environ.get(key) for key in ("MPLBACKEND", "PYTHONPATH", "MINIGPT_EXERCISE_STUBS")
-    }
+    saved_env = {key: os.environ.get(key) for key in ("MPLBACKEND", "PYTHONPATH")}
     # The kernels inherit this environment: they must find the package without an install and
-    # keep matplotlib's inline backend (MPLBACKEND=Agg would hide every plot). As in the site
-    # build, the worksheets' unfilled stubs are checked through the package's own objects.
+    # keep matplotlib's inline backend (MPLBACKEND=Agg would hide every plot).
     os.environ.pop("MPLBACKEND", None)
-    os.environ["MINIGPT_EXERCISE_STUBS"] = "reference"
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT), *filter(None, (saved_env["PYTHONPATH"] or "").split(os.pathsep))]
     )

@@ -1,14 +1,20 @@
-"""`minigpt check` and `minigpt.exercises.check`: the package passes, the usual mistakes fail.
+"""`minigpt check` and `minigpt.exercises.check`: the package passes, the usual mistakes fail,
+and nothing a checked file does makes a check pass that its behaviour did not earn.
 
 Every exercise's reference (the package's own object) must pass every check, and every wrong
-version in tests/mistakes (the mistakes learners make) must fail with the hint written for it.
-Bad usage exits with status 2 and one line on stderr; the CLI and `check()` agree.
+version in tests/mistakes (the mistakes learners make) must fail with the hint written for it
+(and without the hint meant for another mistake). Bad usage exits with status 2 and one line on
+stderr; the CLI and `check()` agree. The checked file runs in a child process: exiting, killing
+that process, patching torch or the package, looping forever or memorising the inputs all end in
+a failure (status 1 or 2), never in status 0.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,8 +24,8 @@ import pytest
 import torch
 
 from minigpt import cli
-from minigpt.exercises import EXERCISES, ExerciseError, check, core, load_object
-from minigpt.exercises.core import STUBS_ENV, run
+from minigpt.exercises import EXERCISES, ExerciseError, check, core, process
+from minigpt.exercises.core import run
 
 from .mistakes import MISTAKES
 
@@ -38,18 +44,12 @@ REQUIRED = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _reader_mode(monkeypatch):
-    """Stubs fail as they do for a reader, whatever the environment of the test run."""
-    monkeypatch.delenv(STUBS_ENV, raising=False)
-
-
 def test_the_issues_exercises_exist_with_the_packages_names():
     assert set(REQUIRED) <= set(EXERCISES)
     assert {e.chapter for e in EXERCISES.values()} == set(range(1, 11))
     for exercise_id, exercise in EXERCISES.items():
-        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in exercise.name).lstrip("_")
-        assert exercise_id in (exercise.name, snake.replace("g_p_t", "gpt")), exercise_id
+        snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", exercise.name)
+        assert exercise_id in (exercise.name, snake.lower()), exercise_id
         assert len(exercise.checks) >= 4, f"{exercise_id} has only {len(exercise.checks)} checks"
 
 
@@ -68,12 +68,31 @@ def test_a_mistake_fails_with_its_hint(wrong):
     assert any(wrong.hint in hint for hint in hints), (
         f"{wrong.name}: no failing check says {wrong.hint!r}\n{report.text()}"
     )
+    if wrong.absent:
+        assert not any(wrong.absent in hint for hint in hints), (
+            f"{wrong.name}: a hint for another mistake ({wrong.absent!r})\n{report.text()}"
+        )
 
 
 def test_every_exercise_catches_at_least_two_mistakes():
     counts = Counter(m.exercise for m in MISTAKES)
     assert set(counts) <= set(EXERCISES)
     assert {e: counts[e] for e in EXERCISES if counts[e] < 2} == {}
+
+
+def test_a_seed_repeats_the_inputs_and_each_run_draws_new_ones():
+    exercise = EXERCISES["merge_pair"]
+    inputs = []
+
+    def recording(ids, pair, new_id):
+        inputs[-1].append((tuple(ids), pair))
+        return exercise.reference(ids, pair, new_id)
+
+    for seed in (5, 5, 6):
+        inputs.append([])
+        assert run(exercise, recording, seed=seed).seed == seed
+    assert inputs[0] == inputs[1] != inputs[2]
+    assert run(exercise, exercise.reference).seed != run(exercise, exercise.reference).seed
 
 
 def _stub_merge_pair(ids, pair, new_id):
@@ -87,28 +106,6 @@ def test_a_stub_is_reported_as_not_written_yet():
     text = report.text()
     assert "not written yet: NotImplementedError: write merge_pair" in text
     assert "merge_pair is still the stub" in text
-
-
-def test_the_site_build_checks_the_package_in_place_of_a_stub(monkeypatch):
-    monkeypatch.setenv(STUBS_ENV, "reference")
-    report = run(EXERCISES["merge_pair"], _stub_merge_pair)
-    assert report.passed and report.stand_in
-    assert "checked the package's minigpt.bpe.merge_pair in its place" in " ".join(
-        report.text().split()
-    )
-    assert report.text().endswith(f"All {len(EXERCISES['merge_pair'].checks)} checks passed.")
-
-
-def test_a_loop_that_never_ends_is_stopped(monkeypatch):
-    monkeypatch.setattr(core, "TIME_LIMIT_S", 0.2)
-
-    def never_ends(ids, pair, new_id):
-        while True:
-            pass
-
-    report = run(EXERCISES["merge_pair"], never_ends)
-    assert not report.passed and report.outcomes[0].timed_out and report.not_run
-    assert "a loop that never ends" in report.outcomes[0].message
 
 
 def test_checks_leave_the_callers_state_alone():
@@ -125,10 +122,13 @@ def test_checks_leave_the_callers_state_alone():
 
 
 def test_check_prints_the_report_and_returns_it(capsys):
-    report = check("residual_add", EXERCISES["residual_add"].reference)
+    report = check("residual_add", EXERCISES["residual_add"].reference, seed=7)
     out = capsys.readouterr().out
     assert report and out.rstrip("\n") == report.text()
-    assert out.splitlines()[0] == "residual_add (chapter 7): function residual_add"
+    assert out.splitlines()[0] == (
+        "residual_add (chapter 7): function residual_add from minigpt.residual.residual_add "
+        "(seed 7)"
+    )
     assert all(line.startswith("  ✓ ") for line in out.splitlines()[1:-1])
 
 
@@ -203,15 +203,22 @@ def test_list_shows_every_exercise_with_its_chapter_and_task():
         assert f"{exercise.name}: {exercise.task}" in rows[exercise_id]
 
 
+def _import(path):
+    spec = importlib.util.spec_from_file_location("checked_here", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize(("source", "status"), [(PASSING, 0), (WRONG, 1), (RAISES, 1), (STUB, 1)])
 def test_cli_and_check_give_the_same_verdict(tmp_path, capsys, source, status):
     path = _file(tmp_path, source)
-    got, out, err = _cli("layer_norm", path)
+    got, out, err = _cli("layer_norm", path, "--seed", "11")
     assert (got, err) == (status, "")
-    report = check("layer_norm", load_object(path, EXERCISES["layer_norm"]))
+    report = check("layer_norm", _import(path).LayerNorm, seed=11)
     printed = capsys.readouterr().out
     assert report.passed == (status == 0)
-    assert out.splitlines()[0] == f"layer_norm (chapter 8): class LayerNorm from {path}"
+    assert out.splitlines()[0] == f"layer_norm (chapter 8): class LayerNorm from {path} (seed 11)"
     assert out.splitlines()[1:] == printed.splitlines()[1:]
 
 
@@ -291,3 +298,117 @@ def test_the_installed_command_runs_a_check(tmp_path):
     )
     assert result.returncode == 1, result.stderr
     assert "✗ the variance divides by n" in result.stdout and result.stderr == ""
+
+
+# --- What a checked file cannot do: each of these passed before the checks ran in a child ----
+
+NEVER_NORMALISES = """\
+    import torch
+    from torch import nn
+
+    torch.allclose = lambda *args, **kwargs: True  # every comparison "passes"
+
+
+    class LayerNorm(nn.Module):
+        def __init__(self, dim, eps=1e-5, bias=True):
+            super().__init__()
+            self.eps = eps
+            self.weight = nn.Parameter(torch.ones(dim))
+            self.bias = nn.Parameter(torch.zeros(dim)) if bias else None
+
+        def forward(self, x):
+            return x * self.weight + (self.bias if self.bias is not None else 0)
+    """
+EXITS_IN_INIT = STUB.replace('raise NotImplementedError("create weight and bias")', "sys.exit(0)")
+FALSE_PASSES = {
+    "sys.exit in the function": "import sys\n\n\ndef merge_pair(ids, pair, new_id):\n"
+    "    sys.exit(0)\n",
+    "os._exit in the function": "import os\n\n\ndef merge_pair(ids, pair, new_id):\n"
+    "    os._exit(0)\n",
+    "the package patched": "import minigpt.bpe\n\n\ndef merge_pair(ids, pair, new_id):\n"
+    "    return []\n\n\nminigpt.bpe.merge_pair = merge_pair\n",
+    "the stub switch set by the file": "import os\n\n"
+    'os.environ["MINIGPT_EXERCISE_STUBS"] = "reference"\n\n\n'
+    "def merge_pair(ids, pair, new_id):\n    raise NotImplementedError\n",
+    "a KeyboardInterrupt of its own": "def merge_pair(ids, pair, new_id):\n"
+    "    raise KeyboardInterrupt\n",
+}
+
+
+@pytest.mark.parametrize("name", list(FALSE_PASSES))
+def test_a_file_that_cheats_fails(tmp_path, name):
+    status, out, err = _cli("merge_pair", _file(tmp_path, FALSE_PASSES[name]))
+    assert status == 1 and err == "", (out, err)
+    assert not out.splitlines()[-1].startswith("All ")
+
+
+def test_sys_exit_is_reported_as_the_readers_exception(tmp_path):
+    status, out, _ = _cli("merge_pair", _file(tmp_path, FALSE_PASSES["sys.exit in the function"]))
+    assert status == 1
+    assert "your code raised SystemExit: 0 (in merge_pair, line 5" in " ".join(out.split())
+    path = _file(tmp_path, "import sys\n" + textwrap.dedent(EXITS_IN_INIT))
+    status, out, _ = _cli("layer_norm", path)
+    assert status == 1 and "your code raised SystemExit: 0 (in __init__" in " ".join(out.split())
+
+
+def test_os_exit_ends_the_check_with_one_line(tmp_path):
+    status, out, _ = _cli("merge_pair", _file(tmp_path, FALSE_PASSES["os._exit in the function"]))
+    assert status == 1
+    assert "your code ended the process running it (exit status 0)" in " ".join(out.split())
+    assert "more checks not run: your code's process was stopped." in out
+    status, out, err = _cli("merge_pair", _file(tmp_path, "import os\n\nos._exit(0)\n", "x.py"))
+    assert (status, out) == (2, "")
+    assert "cannot import" in err and "exit status 0" in err and err.count("\n") == 1
+
+
+def test_a_keyboard_interrupt_inside_the_code_is_its_exception(tmp_path):
+    path = _file(tmp_path, FALSE_PASSES["a KeyboardInterrupt of its own"])
+    status, out, err = _cli("merge_pair", path)
+    assert status == 1 and "interrupted" not in err
+    assert "your code raised KeyboardInterrupt (in merge_pair, line 2" in " ".join(out.split())
+
+
+def test_patching_torch_in_the_file_changes_nothing_here(tmp_path):
+    status, out, _ = _cli("layer_norm", _file(tmp_path, NEVER_NORMALISES))
+    assert status == 1 and "up to" in out
+    assert torch.allclose(torch.zeros(1), torch.ones(1)) is False
+
+
+def test_the_stub_switch_is_gone_from_the_shell_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIGPT_EXERCISE_STUBS", "reference")
+    status, out, _ = _cli("layer_norm", _file(tmp_path, STUB))
+    assert status == 1 and "LayerNorm is still the stub" in " ".join(out.split())
+
+
+def test_a_lookup_table_of_one_runs_inputs_fails_the_next_run(tmp_path):
+    exercise = EXERCISES["merge_pair"]
+    table = {}
+
+    def recording(ids, pair, new_id):
+        table[(tuple(ids), pair, new_id)] = exercise.reference(ids, pair, new_id)
+        return table[(tuple(ids), pair, new_id)]
+
+    run(exercise, recording, seed=0)  # 0 is never drawn for a run
+    source = f"TABLE = {table!r}\n\n\ndef merge_pair(ids, pair, new_id):\n"
+    source += "    return list(TABLE.get((tuple(ids), pair, new_id), []))\n"
+    path = _file(tmp_path, source)
+    assert _cli("merge_pair", path, "--seed", "0")[0] == 0  # the inputs it memorised
+    status, out, _ = _cli("merge_pair", path)
+    assert status == 1 and "on 300 random lists" in out
+
+
+def test_time_limits_hold_against_loops_that_catch_everything(tmp_path, monkeypatch):
+    monkeypatch.setattr(core, "TIME_LIMIT_S", 0.5)
+    monkeypatch.setattr(process, "IMPORT_LIMIT_S", 1.5)
+    endless = "while True:\n    try:\n        pass\n    except BaseException:\n        pass\n"
+    status, out, err = _cli("merge_pair", _file(tmp_path, endless, "endless.py"))
+    assert (status, out) == (2, "") and "did not finish within 1.5 s" in err
+    threaded = (
+        "import signal, threading, time\n\n"
+        "threading.Thread(target=time.sleep, args=(1000,)).start()  # not a daemon\n\n\n"
+        "def merge_pair(ids, pair, new_id):\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0)  # no timer of the checker's to cancel\n"
+        + textwrap.indent(endless, "    ")
+    )
+    status, out, _ = _cli("merge_pair", _file(tmp_path, threaded, "threaded.py"))
+    assert status == 1 and "took longer than 0.5 s on a tiny input" in out

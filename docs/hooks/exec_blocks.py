@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import linecache
 import os
 import random
 import re
@@ -117,6 +118,8 @@ def run_blocks(
             # Pad so that tracebacks give the line numbers of the Markdown file.
             code = "\n" * (fence.start + 1) + source + "\n"
             label = f"{page_name} [run block {number}]"
+            # Kept where tracebacks and inspect.getsource look (check() sends a block's source).
+            linecache.cache[label] = (len(code), None, code.splitlines(True), label)
             stdout = io.StringIO()
             try:
                 compiled = compile(code, label, "exec")

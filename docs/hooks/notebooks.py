@@ -21,10 +21,9 @@ mkdocs-jupyter executes and renders each notebook. This hook adds what it lacks:
   Pages workflow publishes the generated .ipynb files to the branch MINIGPT_COLAB_BRANCH
   (default `colab-notebooks`).
 * Notebooks are worksheets: an exercise is a stub that raises NotImplementedError, then a cell
-  `check("layer_norm", LayerNorm)`. The build sets MINIGPT_EXERCISE_STUBS=reference for the
-  kernels, so `check()` runs an unfilled stub's checks on the package's own object (and says
-  so): the page shows a passing report, while the notebook itself, and its downloads, keep
-  the stubs.
+  `check("layer_norm", LayerNorm)`. The build runs them as a reader would, so the page shows
+  what a reader sees before writing their code: the stub's "not written yet" report, never a
+  pass nobody earned.
 * MINIGPT_EXECUTED_NOTEBOOKS=DIR (set by the test suite, which has just executed every notebook
   with nbclient): a notebook whose executed copy DIR/NAME.ipynb was made from the current
   source (its metadata records the source's SHA-256) is rendered from that copy instead of
@@ -58,7 +57,6 @@ COLAB_MENTION = re.compile(  # an "Open in Colab" link with the words that lead 
 NOTEBOOK_LINK = re.compile(r"(?P<open>\]\()(?P<path>[^)\s:#]+\.(?:md|py))(?P<anchor>#[^)\s]*)?\)")
 MD_LINK = re.compile(r'href="(?P<path>[^":?#]+\.md)(?P<anchor>#[^"]*)?"')
 MATHJAX2 = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
-EXERCISE_STUBS_ENV = "MINIGPT_EXERCISE_STUBS"  # minigpt.exercises.core.STUBS_ENV
 
 
 def colab_repo() -> str | None:
@@ -111,7 +109,6 @@ def _prune(items, docs_dir: Path, in_notebooks: bool):
 
 
 def on_config(config):
-    os.environ.setdefault(EXERCISE_STUBS_ENV, "reference")  # inherited by the kernels
     if config.nav:
         config.nav = _prune(config.nav, Path(config.docs_dir), in_notebooks=False)
     return config

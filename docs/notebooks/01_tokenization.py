@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import minigpt.bpe
 import minigpt.tokenization
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 
 gpt2 = minigpt.tokenization.GPT2Tokenizer()
 
@@ -40,11 +40,15 @@ gpt2 = minigpt.tokenization.GPT2Tokenizer()
 # ## Exercise 1 (predict): one word, four spellings
 #
 # How many GPT-2 tokens are `" moment"`, `"moment"`, `" Moment"` and `" moments"`, and do any
-# two of them share an id? Guess, then run the cell.
+# two of them share an id? Guess, then run the cell and open the answer.
 
 # %%
-for word in [" moment", "moment", " Moment", " moments"]:
-    print(f"{word!r:>11}: {gpt2.tokens(word)} {gpt2.encode(word)}")
+folded(
+    "\n".join(
+        f"{word!r:>11}: {gpt2.tokens(word)} {gpt2.encode(word)}"
+        for word in [" moment", "moment", " Moment", " moments"]
+    )
+)
 
 # %% [markdown]
 # ## Exercise 2 (implement): merge_pair
@@ -53,10 +57,9 @@ for word in [" moment", "moment", " Moment", " moments"]:
 # occurrence of the two neighbouring ids `pair` by `new_id`, returning a new list. Careful with
 # overlaps: merging `(5, 5)` in `[5, 5, 5]` gives `[new_id, 5]`.
 
+
 # %%
-def merge_pair(
-    ids: list[int], pair: tuple[int, int], new_id: int
-) -> list[int]:
+def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     raise NotImplementedError("merge each occurrence")
 
 
@@ -72,6 +75,7 @@ check("merge_pair", merge_pair)
 # the same text always gives the same ids. `vocab_size` is the number of characters; `encode`
 # and `decode` convert between text and ids, raising `ValueError` for a character or an id the
 # tokenizer does not know.
+
 
 # %%
 class CharTokenizer:
@@ -105,6 +109,7 @@ check("char_tokenizer", CharTokenizer)
 # order; tokenizers trained here use `range(256)`), then, as long as some neighbouring pair has
 # been learned, merge the one that was learned *first*. Use `merge_pair` (yours, once it
 # passes). Return the final list of ids.
+
 
 # %%
 def bpe_encode_chunk(

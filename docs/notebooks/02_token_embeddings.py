@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import minigpt.token_embeddings
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.tokenization import GPT2Tokenizer
 
 tokenizer = GPT2Tokenizer()
@@ -45,6 +45,7 @@ print(tokenizer.tokens("Every moment is a beginning"), ids.tolist())
 # 0.02 (GPT-2's choice), and a `forward(ids)` that returns row `i` for every id `i`, for ids of
 # any shape. An id outside `[0, vocab_size)` must raise an error; careful, indexing alone
 # accepts `-1`. The checks copy the package's `weight` into yours by that name.
+
 
 # %%
 class TokenEmbedding(nn.Module):
@@ -64,13 +65,13 @@ check("token_embedding", TokenEmbedding)
 #
 # The same lookup as a matrix product: `one_hot_embedding(ids, weight)` builds the one-hot
 # matrix of `ids` (one row per id, a single 1 in the column of that id, as many columns as
-# `weight` has rows) and multiplies it by `weight`. `torch.nn.functional.one_hot` helps; mind
+# `weight` has rows) and multiplies it by `weight`, in `weight`'s dtype; an id outside the
+# table must raise an error, as `weight[ids]` does. `torch.nn.functional.one_hot` helps; mind
 # its `num_classes` and its integer dtype.
 
+
 # %%
-def one_hot_embedding(
-    ids: torch.Tensor, weight: torch.Tensor
-) -> torch.Tensor:
+def one_hot_embedding(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError("one-hot(ids) @ weight")
 
 
@@ -91,13 +92,13 @@ print(f"one-hot input of a ({batch_size}, {block_size}) batch: {gib:.1f} GiB in 
 #
 # A batch holds the ids `[3, 7, 3]` and the loss is the sum of all the looked-up numbers. Which
 # rows of `weight.grad` are non-zero, and what is in row 3? Guess, then run the cell, which
-# uses the package's `TokenEmbedding`.
+# uses the package's `TokenEmbedding`, and open the answer.
 
 # %%
 torch.manual_seed(0)
 embedding = minigpt.token_embeddings.TokenEmbedding(10, 4)
 embedding(torch.tensor([3, 7, 3])).sum().backward()
-for row, grad in enumerate(embedding.weight.grad):
-    if grad.any():
-        print(f"row {row}: {grad.tolist()}")
-print("rows without a gradient:", [r for r, g in enumerate(embedding.weight.grad) if not g.any()])
+grad = embedding.weight.grad
+lines = [f"row {row}: {g.tolist()}" for row, g in enumerate(grad) if g.any()]
+lines.append(f"rows without a gradient: {[r for r, g in enumerate(grad) if not g.any()]}")
+folded("\n".join(lines))

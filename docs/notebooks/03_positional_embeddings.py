@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 import minigpt.positional_embeddings
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.token_embeddings import TokenEmbedding
 from minigpt.tokenization import GPT2Tokenizer
 
@@ -72,10 +72,9 @@ print("' dog' is the same vector in both sentences:", torch.allclose(*dogs))
 # `torch.get_default_dtype()`. Compute the angles in float64 (float32 rounds an angle near 1000
 # radians by about 1e-4) and raise `ValueError` for an odd `embed_dim`.
 
+
 # %%
-def sinusoidal_table(
-    num_positions: int, embed_dim: int
-) -> torch.Tensor:
+def sinusoidal_table(num_positions: int, embed_dim: int) -> torch.Tensor:
     raise NotImplementedError("sin, cos, sin, cos, ...")
 
 
@@ -83,20 +82,23 @@ def sinusoidal_table(
 check("sinusoidal_table", sinusoidal_table)
 
 # %% [markdown]
-# ## Exercise 2 (predict): relative offsets in an absolute table
+# ## Exercise 2 (predict): a row with itself
 #
-# Take the dot product of two rows of the table, `P[p] @ P[p + 5]`. Does it change when `p`
-# goes from 10 to 50 to 150? Guess, then run the cell (it uses the package's table).
+# What is the dot product of a row of the 16-wide table with itself, `P[p] @ P[p]`, and does it
+# depend on `p`? And for a table 64 wide? Decide, then run the cell and open the answer.
 
 # %%
-table = minigpt.positional_embeddings.sinusoidal_table(200, 16).double()
-for p in (10, 50, 150):
-    print(f"P[{p}] @ P[{p + 5}] = {table[p] @ table[p + 5]:.6f}")
-
-# %% [markdown]
-# Every pair of columns is a rotation by an angle proportional to the position, so the dot
-# product only depends on the difference of the angles, that is on the offset: it equals
-# $\sum_i \cos(\omega_i \cdot 5)$.
+lines = []
+for width in (16, 64):
+    table = minigpt.positional_embeddings.sinusoidal_table(200, width).double()
+    lines.append(
+        f"width {width}: "
+        + ", ".join(f"P[{p}] @ P[{p}] = {table[p] @ table[p]:.6f}" for p in (0, 10, 150))
+    )
+lines.append(
+    "sin² + cos² = 1 for each of the d/2 pairs of columns: every row has squared length d/2."
+)
+folded("\n".join(lines))
 
 # %% [markdown]
 # ## Exercise 3 (implement): LearnedPositionalEmbedding
@@ -106,6 +108,7 @@ for p in (10, 50, 150):
 # and `forward(positions)` returns the rows of the given positions. With a KV cache
 # (chapter 10) those positions do not start at 0. The checks copy the package's `weight` into
 # yours by that name.
+
 
 # %%
 class LearnedPositionalEmbedding(nn.Module):

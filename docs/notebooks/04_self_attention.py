@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 import minigpt.self_attention
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.tokenization import GPT2Tokenizer
 
 # %% [markdown]
@@ -53,8 +53,10 @@ print(tokens)
 # Write `scaled_dot_product_attention(query, key, value, mask=None, dropout_p=0.0)` for inputs
 # with any number of leading dimensions: the scores `query @ keyᵀ` divided by $\sqrt{d_k}$;
 # where `mask` is `False`, a score of $-\infty$; a softmax over the keys; then
-# `dropout_p` applied to the weights (`torch.nn.functional.dropout`); return
+# `dropout_p` applied to the weights (`torch.nn.functional.dropout`, which scales the kept
+# weights by $1/(1-p)$); return
 # `(weights @ value, weights)`.
+
 
 # %%
 def scaled_dot_product_attention(
@@ -83,20 +85,23 @@ for token, row in zip(tokens, weights[0]):
 # ## Exercise 2 (predict): larger vectors
 #
 # Multiply `x` by 10 and recompute the weights. What happens to each row's largest weight, and
-# why? (Think of what dividing by $\sqrt{d_k}$ is for.) Guess, then run the cell.
+# why? (Think of what dividing by $\sqrt{d_k}$ is for.) Guess, then run the cell and open the
+# answer.
 
 # %%
+lines = []
 for scale in (1, 10):
     xs = scale * x
     _, w = minigpt.self_attention.scaled_dot_product_attention(
         head.query(xs), head.key(xs), head.value(xs)
     )
-    print(f"x * {scale:2}: largest weight per row {w[0].amax(dim=-1).numpy().round(3)}")
-
-# %% [markdown]
-# The scores grow with the square of the scale, and a softmax of large scores puts almost all
-# the weight on one token: the softmax saturates, and its gradients vanish. Dividing by
-# $\sqrt{d_k}$ keeps scores of random vectors at unit variance, whatever the head size.
+    lines.append(f"x * {scale:2}: largest weight per row {w[0].amax(dim=-1).numpy().round(3)}")
+lines.append(
+    "The scores grow with the square of the scale, and a softmax of large scores puts almost "
+    "all the weight on one token: it saturates, and its gradients vanish. Dividing by √d_k "
+    "keeps scores of random vectors at unit variance, whatever the head size."
+)
+folded("\n".join(lines))
 
 # %% [markdown]
 # ## Exercise 3 (implement): SelfAttention
@@ -107,11 +112,10 @@ for scale in (1, 10):
 # your function from Exercise 1 (or the package's). The checks copy the package's three layers
 # into yours by those names.
 
+
 # %%
 class SelfAttention(nn.Module):
-    def __init__(
-        self, embed_dim: int, head_dim: int, bias: bool = False
-    ) -> None:
+    def __init__(self, embed_dim: int, head_dim: int, bias: bool = False) -> None:
         super().__init__()
         raise NotImplementedError("query, key, value")
 
@@ -123,6 +127,24 @@ class SelfAttention(nn.Module):
 
 # %%
 check("self_attention", SelfAttention)
+
+# %% [markdown]
+# ## Exercise 4 (implement): padding_mask
+#
+# A batch of texts of different lengths is padded to one length, `seq_len`. Write
+# `padding_mask(lengths, seq_len)`: a `torch.bool` tensor of shape `(batch, 1, seq_len)`,
+# `True` where key `j` is a real token of text `b` ($j <$ `lengths[b]`), so that it broadcasts
+# over the queries when given as `mask` to `scaled_dot_product_attention`. A length below 1 or
+# above `seq_len` raises `ValueError`.
+
+
+# %%
+def padding_mask(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
+    raise NotImplementedError("True where j < lengths[b], shape (batch, 1, seq_len)")
+
+
+# %%
+check("padding_mask", padding_mask)
 
 # %% [markdown]
 # **Going further.** The variance argument for the scaling, measured: draw 10,000 pairs of

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import minigpt.multi_head_attention
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.tokenization import GPT2Tokenizer
 
 tokens = GPT2Tokenizer().tokens("Every moment is a beginning")
@@ -43,10 +43,9 @@ T = len(tokens)
 # `torch.bool` that is `True` where token `i` (the row) may look at token `j` (the column),
 # that is where `j <= i`, created on `device`.
 
+
 # %%
-def causal_mask(
-    seq_len: int, device: torch.device | str | None = None
-) -> torch.Tensor:
+def causal_mask(seq_len: int, device: torch.device | str | None = None) -> torch.Tensor:
     raise NotImplementedError("True on and below the diagonal")
 
 
@@ -59,25 +58,21 @@ for i, token in enumerate(tokens):
     print(f"{token!r:>12} sees {[t for t, ok in zip(tokens, mask[i]) if ok]}")
 
 # %% [markdown]
-# ## Exercise 2 (predict): 0 instead of $-\infty$
+# ## Exercise 2 (predict): a mask without its diagonal
 #
-# Mask random scores two ways: blocked scores set to $-\infty$, and blocked scores set to 0.
-# For each, do the softmax rows still sum to 1, and how much weight lands on later tokens?
-# Guess, then run the cell.
+# Build the mask with `torch.tril(..., diagonal=-1)`, so that a token sees only the tokens
+# before it, not itself. What are the attention weights of the first row, and of the second?
+# Decide, then run the cell and open the answer.
 
 # %%
 torch.manual_seed(1)
 scores = torch.randn(T, T)
-for name, fill in (("-inf", float("-inf")), ("0", 0.0)):
-    weights = torch.softmax(scores.masked_fill(~mask, fill), dim=-1)
-    print(
-        f"blocked scores = {name:>4}: row sums {weights.sum(-1).numpy().round(3)}, "
-        f"weight on later tokens {weights[~mask].sum():.3f}"
-    )
-
-# %% [markdown]
-# A score of 0 is an ordinary score: softmax gives it $e^0 = 1$ before normalising, so the
-# "blocked" tokens get a share of every row. Only $-\infty$ gives them exactly 0.
+strict = torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)
+weights = torch.softmax(scores.masked_fill(~strict, float("-inf")), dim=-1)
+folded(
+    f"{weights}\n\nThe first row is all -inf, and the softmax of that is 0/0, NaN; the second "
+    "token sees only the first, with weight 1. A causal mask keeps its diagonal."
+)
 
 # %% [markdown]
 # ## Exercise 3 (implement): MultiHeadAttention
@@ -93,6 +88,7 @@ for name, fill in (("-inf", float("-inf")), ("0", 0.0)):
 #   attention weights and after the projection.
 #
 # The checks copy the package's `qkv` and `output` layers into yours by those names.
+
 
 # %%
 class MultiHeadAttention(nn.Module):
@@ -113,6 +109,26 @@ class MultiHeadAttention(nn.Module):
 
 # %%
 check("multi_head_attention", MultiHeadAttention)
+
+# %% [markdown]
+# ## Exercise 4 (implement): sliding_window_mask
+#
+# Models for long texts, such as Mistral, let each token see only the last `window` tokens.
+# Write `sliding_window_mask(seq_len, window, device=None)`: a `(seq_len, seq_len)` tensor of
+# dtype `torch.bool`, created on `device`, `True` where token `i` (the row) may look at token
+# `j` (the column), that is where $i - \text{window} < j \le i$. A `window` below 1 raises
+# `ValueError`.
+
+
+# %%
+def sliding_window_mask(
+    seq_len: int, window: int, device: torch.device | str | None = None
+) -> torch.Tensor:
+    raise NotImplementedError("causal, and no older than window - 1 tokens back")
+
+
+# %%
+check("sliding_window_mask", sliding_window_mask)
 
 # %% [markdown]
 # ## No peeking

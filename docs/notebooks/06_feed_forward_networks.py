@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import minigpt.feed_forward
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 
 # %% [markdown]
 # ## Exercise 1 (implement): FeedForward
@@ -43,6 +43,7 @@ from minigpt.exercises import check
 # `project`, an `nn.Linear(hidden_dim, embed_dim)`, then dropout. `hidden_dim=None` means
 # `4 * embed_dim`, and `bias` goes to both layers. The checks copy the package's `expand` and
 # `project` into yours by those names.
+
 
 # %%
 class FeedForward(nn.Module):
@@ -66,13 +67,18 @@ check("feed_forward", FeedForward)
 # %% [markdown]
 # ## Exercise 2 (predict): where the parameters are
 #
-# With $d$ = `embed_dim` and the usual hidden width $4d$, how many parameters does the
-# network have, as a formula in $d$? Evaluate it for GPT-2 small, $d = 768$, then run the cell.
+# How many parameters does GPT-2 XL's feed-forward network have, `FeedForward(1600)`? And
+# `FeedForward(1600, hidden_dim=3200, bias=False)`? Work both out from the shapes, then run the
+# cell and open the answer.
 
 # %%
-for d in (16, 768):
-    counted = sum(p.numel() for p in minigpt.feed_forward.FeedForward(d).parameters())
-    print(f"d = {d:3}: {counted:,} parameters; 8d² + 5d = {8 * d * d + 5 * d:,}")
+d, lines = 1600, []
+for hidden, bias in ((4 * d, True), (2 * d, False)):
+    ffn = minigpt.feed_forward.FeedForward(d, hidden_dim=hidden, bias=bias)
+    formula = 2 * d * hidden + (hidden + d if bias else 0)
+    counted = sum(p.numel() for p in ffn.parameters())
+    lines.append(f"hidden {hidden}, bias={bias}: {counted:,} (2·d·hidden + biases = {formula:,})")
+folded("\n".join(lines))
 
 # %% [markdown]
 # ## Exercise 3 (change and observe): two GELUs

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.residual import gradient_norms_by_depth
 
 # %% [markdown]
@@ -40,6 +40,7 @@ from minigpt.residual import gradient_norms_by_depth
 # Write `residual_add(x, sublayer_output, enabled=True)`: `x + sublayer_output`, a new tensor
 # (never `x += ...`, which would change the caller's `x`), or `sublayer_output` alone when
 # `enabled` is `False`, which chapter 7's experiment uses to switch the skip path off.
+
 
 # %%
 def residual_add(
@@ -57,21 +58,24 @@ check("residual_add", residual_add)
 # `gradient_norms_by_depth` stacks freshly initialised feed-forward sub-layers and returns the
 # gradient norm that reaches each one. Without residuals the chapter measured a tiny
 # first-to-last ratio at 24 layers. What do you expect at 6, 12 and 18 layers: does the ratio
-# shrink in proportion to the depth, or faster? And with residuals? Guess, then run the cell.
+# shrink in proportion to the depth, or faster? And with residuals? Guess, then run the cell
+# and open the answer.
 
 # %%
+lines = []
 for depth in (6, 12, 18, 24):
     plain = gradient_norms_by_depth(num_layers=depth, residual=False)
     skip = gradient_norms_by_depth(num_layers=depth, residual=True)
-    print(
+    lines.append(
         f"{depth:>2} layers: first/last without residuals {plain[0] / plain[-1]:.1e}, "
         f"with residuals {skip[0] / skip[-1]:.2f}"
     )
-
-# %% [markdown]
-# Without residuals the ratio falls exponentially: twice the layers, roughly the square of
-# the ratio, because every layer multiplies the gradient by about the same factor. With
-# residuals it stays of order 1 at every depth.
+lines.append(
+    "Without residuals the ratio falls exponentially: twice the layers, roughly the square of "
+    "the ratio, because every layer multiplies the gradient by about the same factor. With "
+    "residuals it stays of order 1 at every depth."
+)
+folded("\n".join(lines))
 
 # %% [markdown]
 # ## Jacobians: $\prod J$ versus $\prod (I + J)$

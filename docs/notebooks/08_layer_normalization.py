@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import minigpt.layer_norm
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.tokenization import GPT2Tokenizer
 
 # %% [markdown]
@@ -53,13 +53,15 @@ for token, row in zip(tokens, x[0]):
 #
 # With $\gamma = 1$ and $\beta = 0$ (a new LayerNorm), what comes out for
 # `[-1, 1]`, for `[2, 4, 6]` and for the constant vector `[3, 3, 3, 3]`? Write your guesses
-# down, then run the cell, which uses the package's `LayerNorm`.
+# down, then run the cell, which uses the package's `LayerNorm`, and open the answer.
 
 # %%
+lines = []
 with torch.no_grad():
     for v in ([-1.0, 1.0], [2.0, 4.0, 6.0], [3.0, 3.0, 3.0, 3.0]):
         out = minigpt.layer_norm.LayerNorm(len(v))(torch.tensor(v))
-        print(f"{v} -> {[round(value, 4) for value in out.tolist()]}")
+        lines.append(f"{v} -> {[round(value, 4) for value in out.tolist()]}")
+folded("\n".join(lines))
 
 # %% [markdown]
 # ## Exercise 2 (implement): LayerNorm
@@ -72,11 +74,10 @@ with torch.no_grad():
 # by those names, then compare outputs and gradients for several shapes, in float32 and
 # float64.
 
+
 # %%
 class LayerNorm(nn.Module):
-    def __init__(
-        self, dim: int, eps: float = 1e-5, bias: bool = True
-    ) -> None:
+    def __init__(self, dim: int, eps: float = 1e-5, bias: bool = True) -> None:
         super().__init__()
         raise NotImplementedError("eps, weight and bias")
 
@@ -93,6 +94,7 @@ check("layer_norm", LayerNorm)
 # `torch.var` divides by $d - 1$ unless told otherwise (`unbiased=True` is its default). Here
 # is a LayerNorm with exactly that mistake. Run the check on it and read the hint; then
 # predict by what factor its outputs are off for $d = 16$, and check with the last cell.
+
 
 # %%
 class UnbiasedLayerNorm(minigpt.layer_norm.LayerNorm):
@@ -131,8 +133,26 @@ with torch.no_grad():
 # %% [markdown]
 # BatchNorm's statistics mix all the rows of the batch, so the first token's output depends on
 # the last token: in a causal language model that leaks the future into the past.
+
+# %% [markdown]
+# ## Exercise 4 (implement): RMSNorm
 #
-# **Going further.** Many recent models use RMSNorm instead: no mean subtraction and no shift,
-# $y = \gamma\, x / \sqrt{\frac{1}{d}\sum_i x_i^2 + \varepsilon}$. Write it, compare it with
-# PyTorch's `nn.RMSNorm(d, eps=1e-5)`, and find the token of `x` on which it differs most from
-# LayerNorm.
+# Many recent models use RMSNorm instead: no mean subtraction and no shift,
+# $y = \gamma\, x / \sqrt{\frac{1}{d}\sum_i x_i^2 + \varepsilon}$. Write
+# `RMSNorm(dim, eps=1e-6)`: one parameter, `weight` ($\gamma$, ones), and a `forward` that
+# normalizes along the last dimension with the `eps` it was given. PyTorch's
+# `nn.RMSNorm(d, eps=1e-6)` computes the same, to compare with.
+
+
+# %%
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        raise NotImplementedError("eps and weight")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("divide by the root mean square, scale")
+
+
+# %%
+check("rms_norm", RMSNorm)

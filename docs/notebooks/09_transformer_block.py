@@ -31,7 +31,7 @@ from torch import nn
 
 import minigpt.transformer_block
 from minigpt import MiniGPTConfig
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.feed_forward import FeedForward
 from minigpt.layer_norm import LayerNorm
 from minigpt.multi_head_attention import MultiHeadAttention
@@ -54,6 +54,7 @@ x = torch.randn(1, len(tokens), config.embed_dim)  # stands in for token + posit
 # with `residual_add(..., config.residual)`. The checks copy the package's weights into yours by
 # those names.
 
+
 # %%
 class TransformerBlock(nn.Module):
     def __init__(self, config: MiniGPTConfig) -> None:
@@ -71,16 +72,18 @@ check("transformer_block", TransformerBlock)
 # ## Exercise 2 (predict): how many parameters?
 #
 # With $d$ = `embed_dim` and a feed-forward width of $4d$, count the parameters of one block as
-# a formula in $d$ (two LayerNorms, attention's two linear layers, the feed-forward network's
-# two), then evaluate it for GPT-2 small, $d = 768$. Run the cell to check.
+# a formula in $d$, then evaluate it for GPT-2 medium, $d = 1024$, with biases and with
+# `bias=False`. Run the cell and open the answer.
 
 # %%
-for d in (16, 768):
+d, lines = 1024, []
+for bias, formula in ((True, 12 * d * d + 13 * d), (False, 12 * d * d + 2 * d)):
     block = minigpt.transformer_block.TransformerBlock(
-        MiniGPTConfig(embed_dim=d, num_heads=4, block_size=16)
+        MiniGPTConfig(embed_dim=d, num_heads=16, block_size=16, bias=bias)
     )
     counted = sum(p.numel() for p in block.parameters())
-    print(f"d = {d:3}: {counted:,} parameters; 12d² + 13d = {12 * d * d + 13 * d:,}")
+    lines.append(f"bias={bias}: {counted:,} parameters; formula {formula:,}")
+folded("\n".join(lines + ["12d² + 13d with biases, 12d² + 2d without."]))
 
 # %% [markdown]
 # ## Exercise 3 (change and observe): post-norm
@@ -88,6 +91,7 @@ for d in (16, 768):
 # The 2017 Transformer normalized *after* each addition: `x = norm(x + sublayer(x))`. With the
 # same weights as the package's block, compare the outputs and the size of the output vectors.
 # Which arrangement leaves the residual stream's scale alone?
+
 
 # %%
 class PostNormBlock(minigpt.transformer_block.TransformerBlock):

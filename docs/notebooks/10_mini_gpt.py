@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 import minigpt
 from minigpt import MiniGPTConfig
-from minigpt.exercises import check
+from minigpt.exercises import check, folded
 from minigpt.layer_norm import LayerNorm
 from minigpt.positional_embeddings import LearnedPositionalEmbedding
 from minigpt.token_embeddings import TokenEmbedding
@@ -51,10 +51,12 @@ torch.set_num_threads(1)  # the matrices here are tiny: one thread is fastest
 #
 # * `temperature == 0` is greedy: each row's most likely id;
 # * otherwise divide the logits by the temperature; with `top_k`, keep only the `k` largest
-#   (every token when `k` is at least the vocabulary size); with `top_p`, keep the smallest set
-#   of most likely tokens whose probabilities add up to at least `p`;
+#   (every token when `k` is at least the vocabulary size); with `top_p`, keep, of the tokens
+#   left, the smallest set of most likely ones whose probabilities (the softmax over what
+#   `top_k` kept) add up to at least `p`;
 # * sample from the softmax with `torch.multinomial(..., generator=generator)`, and leave the
 #   caller's `logits` unchanged.
+
 
 # %%
 def sample_next_token(
@@ -80,9 +82,11 @@ check("sample_next_token", sample_next_token)
 # `output` (`nn.Linear(config.embed_dim, config.vocab_size, bias=False)`) whose weight *is* the
 # token embedding's. `forward(ids, targets=None)` returns `(logits, loss)`: logits of shape
 # `(batch, T, vocab_size)`, and with targets the mean cross-entropy over every position,
-# skipping targets of `-1`; `loss` is `None` without targets. The checks copy the package's
+# skipping targets of `-1`; `loss` is `None` without targets; ids longer than `block_size`
+# raise an error. The checks copy the package's
 # weights into yours by those names (use the defaults of this config: learned positions,
 # biases, dropout 0).
+
 
 # %%
 class MiniGPT(nn.Module):
@@ -104,7 +108,7 @@ check("mini_gpt", MiniGPT)
 #
 # A freshly initialised model gives every token about the same probability. What loss do you
 # expect for a vocabulary of $V$ tokens, as a formula? Run the cell for the character
-# vocabulary of the text below.
+# vocabulary of the text below, and open the answer.
 
 # %%
 text = (
@@ -122,7 +126,9 @@ torch.manual_seed(0)
 model = minigpt.MiniGPT(config)
 with torch.no_grad():
     _, loss = model(data[None, :32], data[None, 1:33])
-print(f"untrained loss {loss:.3f}, ln V = ln {chars.vocab_size} = {math.log(chars.vocab_size):.3f}")
+folded(
+    f"untrained loss {loss:.3f}, ln V = ln {chars.vocab_size} = {math.log(chars.vocab_size):.3f}"
+)
 
 # %% [markdown]
 # ## Train a tiny model

@@ -4,20 +4,19 @@ Each exercise asks for one object of the package, under its own name and signatu
 `LayerNorm`), and checks the reader's version by behaviour: outputs and gradients on random
 inputs, the edge cases that wrong versions get wrong, and properties. Two ways to run one:
 
-* `minigpt check layer_norm my_layer_norm.py` imports the file and checks its `LayerNorm`;
+* `minigpt check layer_norm my_layer_norm.py` checks the file's `LayerNorm`;
 * in a notebook, `check("layer_norm", LayerNorm)` checks an object defined there.
 
-Both print a line per check (✓, or ✗ with a hint) and a summary. `minigpt check --list`
+Either way the reader's code runs in a separate process and the package's values and the
+comparisons stay in this one (see `core` and `process`). Both print a line per check (✓, or ✗
+with a hint) and a summary; the heading names the seed of the run's inputs. `minigpt check --list`
 lists the exercises; the chapters' modules below (`ch01_tokenization`, …) hold their checks.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib.util
-import re
 import sys
-from pathlib import Path
 from typing import Any
 
 from . import (
@@ -32,9 +31,11 @@ from . import (
     ch09_transformer_block,
     ch10_minigpt,
 )
-from .core import Exercise, ExerciseError, Report, describe_error, run
+from .answers import folded
+from .core import Exercise, ExerciseError, Report, run
+from .process import file_target, object_target, run_isolated
 
-__all__ = ["EXERCISES", "Exercise", "ExerciseError", "Report", "check", "get", "load_object"]
+__all__ = ["EXERCISES", "Exercise", "ExerciseError", "Report", "check", "folded", "get", "run"]
 
 CHAPTERS = (
     ch01_tokenization,
@@ -66,49 +67,24 @@ def get(exercise_id: str) -> Exercise:
         ) from None
 
 
-def check(exercise_id: str, obj: Any) -> Report:
+def check(exercise_id: str, obj: Any, seed: int | None = None) -> Report:
     """Check `obj` (your version of the exercise's object), print the report and return it.
 
-    Unknown exercises and objects of the wrong kind or signature raise ExerciseError.
+    Your code runs in a separate process: defined in a notebook, `obj` travels there as the
+    source of the notebook's definitions and imports (globals it uses that are neither, such
+    as tensors, are not there). `seed` repeats a run's inputs. Unknown exercises and objects
+    of the wrong kind or signature raise ExerciseError.
     """
-    report = run(get(exercise_id), obj)
+    report = run_isolated(get(exercise_id), object_target(obj), seed)
     print(report.text())
     return report
 
 
-def load_object(path: str | Path, exercise: Exercise) -> Any:
-    """Import the Python file at `path` and return the object the exercise names."""
-    path = Path(path)
-    if not path.is_file():
-        raise ExerciseError(f"{path}: no such file")
-    if path.suffix != ".py":
-        hint = " (in a notebook, call check() in a cell instead)" if path.suffix == ".ipynb" else ""
-        raise ExerciseError(f"{path} is not a Python file (.py){hint}")
-    module_name = "_minigpt_check_" + re.sub(r"\W", "_", path.stem)
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickling look a module up by name
-    folder = str(path.resolve().parent)
-    sys.path.insert(0, folder)  # the file may import its neighbours
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as err:
-        message = f"cannot import {path}: SyntaxError: {err.msg} (line {err.lineno})"
-        raise ExerciseError(message) from None
-    except (Exception, SystemExit) as err:  # noqa: BLE001 - whatever the file raises
-        raise ExerciseError(f"cannot import {path}: {describe_error(err, {str(path)})}") from None
-    finally:
-        sys.path.remove(folder)
-    if not hasattr(module, exercise.name):
-        raise ExerciseError(
-            f"{path} defines no {exercise.name}: the {exercise.id} exercise checks a "
-            f"{exercise.kind} named {exercise.name}"
-        )
-    return getattr(module, exercise.name)
-
-
-def command_line(exercise_id: str | None, file: str | None, list_only: bool) -> int:
-    """`minigpt check`: 0 when every check passes, 1 when one fails, 2 for bad usage."""
+def command_line(
+    exercise_id: str | None, file: str | None, list_only: bool, seed: int | None = None
+) -> int:
+    """`minigpt check`: 0 only when every check ran to its end and passed, 1 when one failed,
+    2 for bad usage (including a file that cannot be imported)."""
     if list_only:
         print(exercise_list())
         return 0
@@ -120,7 +96,9 @@ def command_line(exercise_id: str | None, file: str | None, list_only: bool) -> 
             raise ExerciseError(
                 f"name the file with your {exercise.name}: minigpt check {exercise.id} FILE.py"
             )
-        report = run(exercise, load_object(file, exercise), source=file)
+        if seed is not None and not 0 <= seed < 2**40:
+            raise ExerciseError(f"--seed must be between 0 and 2**40, not {seed}")
+        report = run_isolated(exercise, file_target(file, exercise.name), seed)
     except ExerciseError as err:
         print(f"minigpt check: error: {err}", file=sys.stderr)
         return 2

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import random
-
 from .. import bpe, tokenization
 from .core import Exercise
-from .tools import expect_equal, expect_raises, fail, hint_if_raises
+from .tools import expect_equal, expect_raises, fail, hint_if_raises, observe, rng
 
 merge_pair = Exercise(
     "merge_pair",
@@ -63,7 +61,7 @@ MISTAKES = (
 
 def _expect_merge(yours, ids, pair, new_id=9):
     with hint_if_raises(f"merge_pair({ids}, {pair}, {new_id}) failed"):
-        result = yours(list(ids), pair, new_id)
+        result = observe(yours(list(ids), pair, new_id))
     expected = bpe.merge_pair(ids, pair, new_id)
     hint = next(
         (
@@ -101,7 +99,9 @@ def pair_is_ordered(yours):
 @merge_pair.check("returns a new list and leaves its input unchanged")
 def leaves_input_alone(yours):
     ids = [1, 2, 3, 1, 2]
-    result = yours(ids, (1, 2), 9)
+    with hint_if_raises("merge_pair([1, 2, 3, 1, 2], (1, 2), 9) failed"):
+        result = yours(ids, (1, 2), 9)
+    ids, result = observe((ids, result))
     if ids != [1, 2, 3, 1, 2]:
         fail(
             f"the list passed in became {ids}: build a new list (BPETokenizer.train still "
@@ -113,10 +113,10 @@ def leaves_input_alone(yours):
 
 @merge_pair.check("equals the package's merge_pair on 300 random lists")
 def random_lists(yours):
-    rng = random.Random(0)
+    draw = rng()
     for _ in range(300):
-        ids = [rng.randrange(3) for _ in range(rng.randrange(12))]
-        _expect_merge(yours, ids, (rng.randrange(3), rng.randrange(3)))
+        ids = [draw.randrange(3) for _ in range(draw.randrange(12))]
+        _expect_merge(yours, ids, (draw.randrange(3), draw.randrange(3)))
 
 
 char_tokenizer = Exercise(
@@ -138,36 +138,40 @@ def _tokenizer(yours, chars=ABC):
 def ids_are_positions(yours):
     tokenizer = _tokenizer(yours)
     with hint_if_raises("encode('cab a') failed"):
-        ids = tokenizer.encode("cab a")
+        ids = observe(tokenizer.encode("cab a"))
     expect_equal(ids, [2, 0, 1, 3, 0], "CharTokenizer(['a', 'b', 'c', ' ']).encode('cab a')")
 
 
 @char_tokenizer.check("decode(encode(text)) gives the text back")
 def round_trip(yours):
-    rng = random.Random(0)
+    draw = rng()
     tokenizer = _tokenizer(yours)
     for _ in range(50):
-        text = "".join(rng.choice(ABC) for _ in range(rng.randrange(10)))
+        text = "".join(draw.choice(ABC) for _ in range(draw.randrange(10)))
         with hint_if_raises(f"decode(encode({text!r})) failed"):
-            back = tokenizer.decode(tokenizer.encode(text))
+            back = observe(tokenizer.decode(tokenizer.encode(text)))
         expect_equal(back, text, f"decode(encode({text!r}))", "decode joins chars[i] for each id")
 
 
 @char_tokenizer.check("vocab_size is the number of characters")
 def vocab_size(yours):
-    expect_equal(_tokenizer(yours).vocab_size, 4, "CharTokenizer(['a', 'b', 'c', ' ']).vocab_size")
+    tokenizer = _tokenizer(yours)
+    with hint_if_raises("vocab_size failed"):
+        size = observe(tokenizer.vocab_size)
+    expect_equal(size, 4, "CharTokenizer(['a', 'b', 'c', ' ']).vocab_size")
 
 
 @char_tokenizer.check("from_text(text) uses the text's distinct characters, sorted")
 def from_text_sorts(yours):
     text = "hello world, naïve 🌅"
-    if not hasattr(yours, "from_text"):
+    if not observe(hasattr(yours, "from_text")):
         fail("CharTokenizer has no from_text: add a @classmethod from_text(cls, text)")
     with hint_if_raises(f"CharTokenizer.from_text({text!r}) failed"):
         tokenizer = yours.from_text(text)
-        ids, size = tokenizer.encode(text), tokenizer.vocab_size
+        ids = tokenizer.encode(text)
+        ids, size, back = observe((ids, tokenizer.vocab_size, tokenizer.decode(ids)))
     reference = tokenization.CharTokenizer.from_text(text)
-    if size == len(set(text)) and tokenizer.decode(ids) == text and ids != reference.encode(text):
+    if size == len(set(text)) and back == text and ids != reference.encode(text):
         fail(
             "the ids are not in sorted order: build the vocabulary as sorted(set(text)), so "
             "the same corpus always gives the same ids (set order changes from run to run)"
@@ -198,17 +202,11 @@ def ids_out_of_range(yours):
         expect_raises(lambda ids=ids: tokenizer.decode(ids), ValueError, f"decode({ids})", hint)
 
 
-@char_tokenizer.check("rejects duplicate or multi-character entries in chars")
+@char_tokenizer.check("CharTokenizer(chars) rejects repeated or multi-character entries")
 def rejects_bad_vocabularies(yours):
     hint = "raise ValueError unless chars are distinct single characters ('a' twice: two ids)"
     for chars in (["a", "a"], ["ab", "c"]):
         expect_raises(lambda chars=chars: yours(chars), ValueError, f"CharTokenizer({chars})", hint)
-    expect_raises(
-        lambda: yours.from_text(""),
-        ValueError,
-        "from_text('')",
-        "an empty text gives an empty vocabulary: raise ValueError",
-    )
 
 
 bpe_encode_chunk = Exercise(
@@ -223,7 +221,7 @@ A, B, C = b"abc"
 
 def _encode(yours, chunk, merges, byte_ids=range(256)):
     with hint_if_raises(f"bpe_encode_chunk({chunk!r}, {merges}) failed"):
-        return yours(chunk, merges, byte_ids)
+        return observe(yours(chunk, merges, byte_ids))
 
 
 @bpe_encode_chunk.check("without merges, a chunk is its bytes' ids")
@@ -246,23 +244,21 @@ def uses_byte_ids(yours):
 @bpe_encode_chunk.check("applies the earliest-learned merge first, not the leftmost or commonest")
 def earliest_merge_first(yours):
     # (b, c) was learned before (a, b): the earliest merge wins although (a, b) comes first.
-    merges = {(B, C): 256, (A, B): 257}
-    result = _encode(yours, b"abc", merges)
-    if result == [257, C]:
-        fail(
-            "the leftmost mergeable pair was merged first: merge the pair with the lowest new "
-            "id (the earliest learned), wherever it sits; training learned them in that order"
-        )
-    expect_equal(result, [A, 256], "bpe_encode_chunk(b'abc', {(b, c): 256, (a, b): 257})")
+    first = _encode(yours, b"abc", {(B, C): 256, (A, B): 257})
     # (b, c) occurs twice but was learned after (a, b): counting pairs here is not BPE.
-    merges = {(A, B): 256, (B, C): 257}
-    result = _encode(yours, b"abcbc", merges)
-    if result == [A, 257, 257]:
+    second = _encode(yours, b"abcbc", {(A, B): 256, (B, C): 257})
+    if second == [A, 257, 257]:
         fail(
             "the most frequent pair in the chunk was merged first: encoding does not count "
             "pairs again; it replays the learned merges in the order they were learned"
         )
-    expect_equal(result, [256, C, 257], "bpe_encode_chunk(b'abcbc', {(a, b): 256, (b, c): 257})")
+    if first == [257, C]:
+        fail(
+            "the leftmost mergeable pair was merged first: merge the pair with the lowest new "
+            "id (the earliest learned), wherever it sits; training learned them in that order"
+        )
+    expect_equal(first, [A, 256], "bpe_encode_chunk(b'abc', {(b, c): 256, (a, b): 257})")
+    expect_equal(second, [256, C, 257], "bpe_encode_chunk(b'abcbc', {(a, b): 256, (b, c): 257})")
 
 
 @bpe_encode_chunk.check("merges build on earlier merges until no learned pair is left")

@@ -14,6 +14,8 @@ from .tools import (
     expect_tensor,
     fail,
     hint_if_raises,
+    observe,
+    randn,
 )
 
 sinusoidal_table = Exercise(
@@ -63,7 +65,7 @@ MISTAKES = [  # (hint, exponent, sin and cos swapped)
 
 def _table(yours, num_positions, d):
     with hint_if_raises(f"sinusoidal_table({num_positions}, {d}) failed"):
-        return yours(num_positions, d)
+        return observe(yours(num_positions, d))
 
 
 def _expect_table(yours, num_positions, d, hint=""):
@@ -152,8 +154,10 @@ def has_the_packages_parameter(yours):
 
 @learned_positional_embedding.check("starts small and random: N(0, 0.02), as GPT-2")
 def initialisation(yours):
-    torch.manual_seed(0)
-    std = yours(1024, 64).weight.detach().std().item()
+    with hint_if_raises("LearnedPositionalEmbedding(1024, 64) failed"):
+        weight = observe(yours(1024, 64).weight)
+    expect_tensor(weight, "weight", shape=(1024, 64))
+    std = weight.double().std().item()
     if not 0.015 < std < 0.025:
         fail(f"the weights' standard deviation is {std:.3g}: use torch.randn(...) * 0.02")
 
@@ -162,7 +166,9 @@ def initialisation(yours):
 def rows_of_the_table(yours):
     mine, ref = build_pair(yours, LEARNED, 8, 4)
     positions = torch.arange(5)
-    expect_close(mine(positions), ref(positions), "the output for positions 0…4")
+    with hint_if_raises("forward(torch.arange(5)) failed"):
+        out = observe(mine(positions))
+    expect_close(out, ref(positions), "the output for positions 0…4")
 
 
 @learned_positional_embedding.check("positions need not start at 0 (3…6, as with a KV cache)")
@@ -170,7 +176,7 @@ def later_positions(yours):
     mine, ref = build_pair(yours, LEARNED, 8, 4)
     positions = torch.arange(3, 7)
     with hint_if_raises("forward(torch.arange(3, 7)) failed"):
-        out = mine(positions)
+        out = observe(mine(positions))
     expect_close(
         out,
         ref(positions),
@@ -188,12 +194,14 @@ def later_positions(yours):
 def gradients(yours):
     mine, ref = build_pair(yours, LEARNED, 8, 4)
     positions = torch.tensor([0, 2, 5])
-    upstream = torch.randn(3, 4)
-    (mine(positions) * upstream).sum().backward()
+    upstream = randn(3, 4)
+    with hint_if_raises("forward and backward on positions [0, 2, 5] failed"):
+        (mine(positions) * upstream).sum().backward()
+        grad = observe(mine.weight.grad)
     (ref(positions) * upstream).sum().backward()
-    if mine.weight.grad is None:
+    if grad is None:
         fail("weight got no gradient: return self.weight[positions]")
-    expect_close(mine.weight.grad, ref.weight.grad, "the gradient of weight")
+    expect_close(grad, ref.weight.grad, "the gradient of weight")
 
 
 EXERCISES = [sinusoidal_table, learned_positional_embedding]

@@ -1,4 +1,4 @@
-"""Chapter 4's exercises: scaled_dot_product_attention and SelfAttention."""
+"""Chapter 4's exercises: scaled_dot_product_attention, SelfAttention and padding_mask."""
 
 from __future__ import annotations
 
@@ -13,10 +13,17 @@ from .tools import (
     build_pair,
     copy_parameters,
     expect_close,
+    expect_equal,
+    expect_raises,
     expect_same_gradients,
+    expect_tensor,
     fail,
     hint_if_raises,
     leaf,
+    observe,
+    randn,
+    rng,
+    short,
 )
 
 scaled_dot_product_attention = Exercise(
@@ -28,17 +35,18 @@ scaled_dot_product_attention = Exercise(
 REFERENCE = self_attention.scaled_dot_product_attention
 
 
-def _attend(yours, q, k, v, mask=None, **options):
+def _attend(yours, q, k, v, mask=None, keep_graph=False, **options):
+    """The reader's (context, weights), observed (or, for a backward, as they are)."""
     with hint_if_raises(f"attention on query {tuple(q.shape)}, key {tuple(k.shape)} failed"):
         result = yours(q, k, v, mask, **options)
-    if not isinstance(result, tuple) or len(result) != 2:
-        fail(f"it returned {type(result).__name__}; return a pair: (weights @ value, weights)")
-    return result
+    pair = observe(isinstance(result, tuple) and len(result) == 2)
+    if not pair:
+        fail("it did not return a pair: return (weights @ value, weights)")
+    return result if keep_graph else observe(tuple(result))
 
 
 def _inputs(*shapes, dtype=torch.float32):
-    torch.manual_seed(0)
-    return [torch.randn(shape, dtype=dtype) for shape in shapes]
+    return [randn(*shape, dtype=dtype) for shape in shapes]
 
 
 def _weight_variants(q, k, mask=None):
@@ -83,7 +91,7 @@ def shapes(yours):
     context, weights = _attend(yours, q, k, v)
     for name, value, shape in (("context", context, (2, 3, 6)), ("weights", weights, (2, 3, 5))):
         if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
-            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            got = tuple(value.shape) if isinstance(value, torch.Tensor) else short(value)
             fail(
                 f"{name} has shape {got}, expected {shape} for 3 queries over 5 keys with values "
                 "of width 6: return (weights @ value, weights)"
@@ -131,13 +139,15 @@ def single_token(yours):
 def gradients(yours):
     inputs = _inputs((2, 4, 8), (2, 6, 8), (2, 6, 3), dtype=torch.float64)
     mine, ref = [leaf(t) for t in inputs], [leaf(t) for t in inputs]
-    upstream = torch.randn(2, 4, 3, dtype=torch.float64)
-    (_attend(yours, *mine)[0] * upstream).sum().backward()
+    upstream = randn(2, 4, 3, dtype=torch.float64)
+    with hint_if_raises("backward() through your attention failed"):
+        (_attend(yours, *mine, keep_graph=True)[0] * upstream).sum().backward()
+    grads = observe([a.grad for a in mine])
     (REFERENCE(*ref)[0] * upstream).sum().backward()
-    for name, a, b in zip(("query", "key", "value"), mine, ref):
-        if a.grad is None:
+    for name, grad, b in zip(("query", "key", "value"), grads, ref):
+        if grad is None:
             fail(f"{name} got no gradient: is the context detached from it?")
-        expect_close(a.grad, b.grad, f"the gradient of {name}")
+        expect_close(grad, b.grad, f"the gradient of {name}")
 
 
 @scaled_dot_product_attention.check("dropout_p zeroes some weights and scales the rest by 1/(1−p)")
@@ -166,12 +176,12 @@ SELF_ATTENTION = self_attention.SelfAttention
 NAMES = "name the three nn.Linear(embed_dim, head_dim) layers query, key and value"
 
 
-def _forward(mine, x, mask=None):
+def _forward(mine, x, mask=None, keep_graph=False):
     with hint_if_raises(f"forward on x of shape {tuple(x.shape)} failed"):
         result = mine(x, mask)
-    if not isinstance(result, tuple) or len(result) != 2:
-        fail(f"forward returned {type(result).__name__}; return (context, weights)")
-    return result
+    if not observe(isinstance(result, tuple) and len(result) == 2):
+        fail("forward did not return a pair: return (context, weights)")
+    return result if keep_graph else observe(tuple(result))
 
 
 @self_attention_exercise.check("query, key and value are nn.Linear(16, 8) layers", True)
@@ -186,12 +196,15 @@ def has_the_packages_parameters(yours):
 def module_equals_the_reference(yours):
     for dtype in DTYPES:
         mine, ref = build_pair(yours, SELF_ATTENTION, 16, 8, dtype=dtype, hint=NAMES)
-        x = torch.randn(2, 5, 16, dtype=dtype)
+        x = randn(2, 5, 16, dtype=dtype)
         (context, weights), (ref_context, ref_weights) = _forward(mine, x), ref(x)
         q, k = ref.query(x), ref.key(x)
         swapped = (k @ q.transpose(-2, -1) / math.sqrt(8)).softmax(-1)
+        by_embed_dim = (q @ k.transpose(-2, -1) / math.sqrt(16)).softmax(-1)
         variants = _weight_variants(q, k) | {
-            "queries and keys are swapped: the scores are self.query(x) @ self.key(x).T": swapped
+            "queries and keys are swapped: the scores are self.query(x) @ self.key(x).T": swapped,
+            "the scores were divided by √embed_dim (√16): divide by √head_dim (√8), the width "
+            "of the queries and keys": by_embed_dim,
         }
         expect_close(weights, ref_weights, f"the weights ({dtype})", variants=variants)
         expect_close(context, ref_context, f"the context ({dtype})", "weights @ self.value(x)")
@@ -200,31 +213,115 @@ def module_equals_the_reference(yours):
 @self_attention_exercise.check("forward(x, mask) passes the mask on")
 def uses_the_mask(yours):
     mine, ref = build_pair(yours, SELF_ATTENTION, 16, 8, hint=NAMES)
-    x = torch.randn(1, 4, 16)
+    x = randn(1, 4, 16)
     mask = torch.tril(torch.ones(4, 4, dtype=torch.bool))
+    q, k = ref.query(x), ref.key(x)
     expect_close(
         _forward(mine, x, mask)[1],
         ref(x, mask)[1],
         "the weights with a causal mask",
-        "give the mask to scaled_dot_product_attention",
+        variants=_weight_variants(q, k, mask)
+        | {
+            "the mask was not applied: give it to scaled_dot_product_attention(q, k, v, mask)": (
+                ref(x)[1]
+            )
+        },
     )
 
 
 @self_attention_exercise.check("bias=True adds a bias to each projection")
 def with_bias(yours):
     mine, ref = build_pair(yours, SELF_ATTENTION, 16, 8, bias=True, jitter=0.5, hint=NAMES)
-    x = torch.randn(1, 3, 16)
+    x = randn(1, 3, 16)
     expect_close(_forward(mine, x)[0], ref(x)[0], "the context with bias=True")
 
 
 @self_attention_exercise.check("gradients of every weight equal the package's")
 def module_gradients(yours):
     mine, ref = build_pair(yours, SELF_ATTENTION, 16, 8, dtype=torch.float64, hint=NAMES)
-    x = torch.randn(2, 5, 16, dtype=torch.float64)
-    upstream = torch.randn(2, 5, 8, dtype=torch.float64)
-    (_forward(mine, x)[0] * upstream).sum().backward()
+    x = randn(2, 5, 16, dtype=torch.float64)
+    upstream = randn(2, 5, 8, dtype=torch.float64)
+    with hint_if_raises("backward() through your SelfAttention failed"):
+        (_forward(mine, x, keep_graph=True)[0] * upstream).sum().backward()
     (ref(x)[0] * upstream).sum().backward()
     expect_same_gradients(mine, ref)
 
 
-EXERCISES = [scaled_dot_product_attention, self_attention_exercise]
+padding_mask = Exercise(
+    "padding_mask",
+    4,
+    self_attention.padding_mask,
+    "True where a key is a real token of its text, not padding; (batch, 1, seq_len)",
+)
+
+
+def _padding(yours, lengths, seq_len):
+    with hint_if_raises(f"padding_mask(tensor({lengths.tolist()}), {seq_len}) failed"):
+        return observe(yours(lengths, seq_len))
+
+
+@padding_mask.check("shape (batch, 1, seq_len), dtype torch.bool", essential=True)
+def padding_shape(yours):
+    lengths = torch.tensor([3, 5])
+    mask = expect_tensor(_padding(yours, lengths, 5), "padding_mask(tensor([3, 5]), 5)")
+    if tuple(mask.shape) == (2, 5):
+        fail(
+            "the mask is (batch, seq_len): add the query dimension, .unsqueeze(1), so that it "
+            "broadcasts over every query's row of scores"
+        )
+    expect_tensor(mask, "padding_mask(tensor([3, 5]), 5)", shape=(2, 1, 5))
+    if mask.dtype != torch.bool:
+        fail(f"the mask is {mask.dtype}: make it torch.bool (True = a real token)")
+
+
+@padding_mask.check("True exactly where j < lengths[b], for random lengths")
+def padding_values(yours):
+    draw = rng()
+    for _ in range(5):
+        seq_len = draw.randrange(1, 10)
+        lengths = torch.tensor(
+            [draw.randrange(1, seq_len + 1) for _ in range(draw.randrange(1, 5))]
+        )
+        mask = _padding(yours, lengths, seq_len)
+        expected = self_attention.padding_mask(lengths, seq_len)
+        if isinstance(mask, torch.Tensor) and mask.shape == expected.shape:
+            if torch.equal(mask.bool(), ~expected):
+                fail("the mask is inverted: True must mean 'a real token, may look'")
+            after = torch.arange(seq_len) <= lengths.unsqueeze(-1)
+            if torch.equal(mask.bool(), after.unsqueeze(1)) and not torch.equal(
+                after, expected[:, 0]
+            ):
+                fail("the token at position lengths[b] is padding too: keep j < lengths[b]")
+        what = f"padding_mask(tensor({lengths.tolist()}), {seq_len})"
+        expect_equal(mask, expected, what)
+
+
+@padding_mask.check("with scaled_dot_product_attention, padded keys get weight 0")
+def padding_in_attention(yours):
+    lengths = torch.tensor([2, 4])
+    q, k, v = randn(2, 4, 8), randn(2, 4, 8), randn(2, 4, 3)
+    with hint_if_raises("padding_mask(tensor([2, 4]), 4) in attention failed"):
+        _, weights = self_attention.scaled_dot_product_attention(q, k, v, yours(lengths, 4))
+        weights = observe(weights)
+    _, expected = self_attention.scaled_dot_product_attention(
+        q, k, v, self_attention.padding_mask(lengths, 4)
+    )
+    expect_close(weights, expected, "the attention weights of a padded batch")
+
+
+@padding_mask.check("a length of 0 (or above seq_len) raises ValueError")
+def padding_bad_lengths(yours):
+    hint = (
+        "a text without tokens leaves its queries nothing to look at (0/0 weights): check "
+        "1 <= lengths <= seq_len"
+    )
+    for lengths in ([0, 3], [2, 6]):
+        expect_raises(
+            lambda lengths=lengths: yours(torch.tensor(lengths), 5),
+            ValueError,
+            f"padding_mask(tensor({lengths}), 5)",
+            hint,
+        )
+
+
+EXERCISES = [scaled_dot_product_attention, self_attention_exercise, padding_mask]

@@ -19,6 +19,10 @@ from .tools import (
     expect_tensor,
     fail,
     hint_if_raises,
+    is_close,
+    observe,
+    randn,
+    rng,
 )
 
 causal_mask = Exercise(
@@ -31,7 +35,7 @@ causal_mask = Exercise(
 
 def _mask(yours, seq_len, **options):
     with hint_if_raises(f"causal_mask({seq_len}) failed"):
-        return yours(seq_len, **options)
+        return observe(yours(seq_len, **options))
 
 
 @causal_mask.check("a (seq_len, seq_len) tensor of dtype torch.bool")
@@ -74,12 +78,104 @@ def one_token(yours):
 def on_the_device(yours):
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
-        mask = expect_tensor(_mask(yours, 3, device=device), f"causal_mask(3, device={device!r})")
-        if mask.device.type != device:
+        with hint_if_raises(f"causal_mask(3, device={device!r}) failed"):
+            mask = yours(3, device=device)
+            where = observe(mask.device if isinstance(mask, torch.Tensor) else None)
+        expect_tensor(observe(mask), f"causal_mask(3, device={device!r})")
+        if not isinstance(where, torch.device) or where.type != device:
             fail(
-                f"the mask is on {mask.device}, not {device}: create it there, "
+                f"the mask is on {where}, not {device}: create it there, "
                 "torch.ones(..., device=device), so a model on a GPU gets its mask on the GPU"
             )
+
+
+sliding_window_mask = Exercise(
+    "sliding_window_mask",
+    5,
+    multi_head_attention.sliding_window_mask,
+    "a causal mask in which token i sees only the last `window` tokens, itself included",
+)
+
+
+def _window(yours, seq_len, window):
+    with hint_if_raises(f"sliding_window_mask({seq_len}, {window}) failed"):
+        return observe(yours(seq_len, window))
+
+
+def _band(seq_len, window, low, high):
+    """True where low < i − j < high, i the row and j the column."""
+    offset = torch.arange(seq_len).unsqueeze(1) - torch.arange(seq_len).unsqueeze(0)
+    return (offset > low) & (offset < high)
+
+
+WINDOW_MISTAKES = (
+    (
+        "each token sees window + 1 tokens: keep j > i − window (strictly), so that with "
+        "itself it sees exactly `window`",
+        lambda n, w: _band(n, w, -1, w + 1),
+    ),
+    (
+        "later tokens are visible: the window slides over the past only, so keep j ≤ i as "
+        "causal_mask does",
+        lambda n, w: _band(n, w, -w, w),
+    ),
+    (
+        "the window is ignored: this is causal_mask; also block j ≤ i − window",
+        lambda n, w: _band(n, w, -1, n),
+    ),
+)
+
+
+def _expect_window(yours, seq_len, window):
+    mask = _window(yours, seq_len, window)
+    expected = multi_head_attention.sliding_window_mask(seq_len, window)
+    if isinstance(mask, torch.Tensor) and mask.shape == expected.shape:
+        for hint, wrong in WINDOW_MISTAKES:
+            if not torch.equal(wrong(seq_len, window), expected) and torch.equal(
+                mask.bool(), wrong(seq_len, window)
+            ):
+                fail(hint)
+    expect_equal(mask, expected, f"sliding_window_mask({seq_len}, {window})")
+
+
+@sliding_window_mask.check("a (seq_len, seq_len) tensor of dtype torch.bool")
+def window_bool_square(yours):
+    mask = expect_tensor(_window(yours, 5, 2), "sliding_window_mask(5, 2)", shape=(5, 5))
+    if mask.dtype != torch.bool:
+        fail(f"the mask is {mask.dtype}: make it torch.bool (True = may look)")
+
+
+@sliding_window_mask.check("row i sees columns i − window + 1 … i, for random sizes")
+def window_rows(yours):
+    draw = rng()
+    for _ in range(6):
+        seq_len = draw.randrange(2, 12)
+        _expect_window(yours, seq_len, draw.randrange(1, seq_len))
+
+
+@sliding_window_mask.check("window 1 is the diagonal; a window of seq_len or more is causal")
+def window_extremes(yours):
+    for seq_len, window in ((4, 1), (5, 5), (3, 8)):
+        _expect_window(yours, seq_len, window)
+
+
+@sliding_window_mask.check("a window below 1 raises ValueError")
+def window_below_one(yours):
+    expect_raises(
+        lambda: yours(4, 0),
+        ValueError,
+        "sliding_window_mask(4, 0)",
+        "a window of 0 would block every token, even from itself: check window >= 1",
+    )
+
+
+@sliding_window_mask.check("device= puts the mask on that device")
+def window_device(yours):
+    with hint_if_raises("sliding_window_mask(3, 2, device='cpu') failed"):
+        mask = yours(3, 2, device="cpu")
+        where = observe(mask.device if isinstance(mask, torch.Tensor) else None)
+    if not isinstance(where, torch.device) or where.type != "cpu":
+        fail(f"the mask is on {where}: create it on the device given")
 
 
 multi_head_attention_exercise = Exercise(
@@ -96,7 +192,7 @@ NAMES = (
 )
 
 
-def _variant(ref, x, mask=True, scale_dim=None, split=True):
+def _variant(ref, x, mask=True, scale_dim=None, split=True, merge=True):
     """What the usual mistakes compute with the reference's weights."""
     batch, seq_len, d = x.shape
     heads, head_dim = ref.num_heads, d // ref.num_heads
@@ -109,7 +205,7 @@ def _variant(ref, x, mask=True, scale_dim=None, split=True):
     if mask:
         scores = scores.masked_fill(~multi_head_attention.causal_mask(seq_len), float("-inf"))
     context = scores.softmax(-1) @ v
-    if split:
+    if split and merge:
         context = context.transpose(1, 2)
     return ref.output(context.reshape(batch, seq_len, d))
 
@@ -125,12 +221,24 @@ def _variants(ref, x):
         "a plain reshape to (batch, heads, T, head_dim) mixes tokens into heads": _variant(
             ref, x, split=False
         ),
+        MERGE_HINT: _variant(ref, x, merge=False),
     }
+
+
+MERGE_HINT = (
+    "the heads were merged without moving them back: the context is (batch, heads, T, "
+    "head_dim); .transpose(1, 2) to (batch, T, heads, head_dim) before the reshape to "
+    "(batch, T, embed_dim)"
+)
 
 
 def _forward(mine, x):
     with hint_if_raises(f"forward on x of shape {tuple(x.shape)} failed"):
-        return mine(x)
+        return observe(mine(x))
+
+
+def _call(mine, x):
+    return mine(x)
 
 
 @multi_head_attention_exercise.check(
@@ -160,7 +268,7 @@ def equals_the_reference(yours):
     for dtype in DTYPES:
         mine, ref = build_pair(yours, MHA, 16, 4, 8, dtype=dtype, hint=NAMES)
         for seq_len in (5, 1, 8):
-            x = torch.randn(2, seq_len, 16, dtype=dtype)
+            x = randn(2, seq_len, 16, dtype=dtype)
             with torch.no_grad():
                 expected, variants = ref(x), _variants(ref, x)
             what = f"the output for T = {seq_len} ({dtype})"
@@ -171,12 +279,15 @@ def equals_the_reference(yours):
     "no token sees the future: a later token changes no earlier output"
 )
 def no_future_leakage(yours):
-    mine, _ = build_pair(yours, MHA, 16, 4, 8, hint=NAMES)
-    x = torch.randn(1, 6, 16)
+    mine, ref = build_pair(yours, MHA, 16, 4, 8, hint=NAMES)
+    x = randn(1, 6, 16)
     changed = x.clone()
     changed[0, 3] += 1.0
     with torch.no_grad():
         before, after = _forward(mine, x), _forward(mine, changed)
+        merged_wrongly = _variant(ref, x, merge=False)
+    if is_close(before, merged_wrongly):
+        fail(MERGE_HINT)
     moved = (before - after).abs().amax(dim=-1)[0] > 1e-6
     if bool(moved[:3].any()):
         fail(
@@ -190,13 +301,13 @@ def no_future_leakage(yours):
 @multi_head_attention_exercise.check("gradients of the input and every weight equal the package's")
 def gradients(yours):
     mine, ref = build_pair(yours, MHA, 16, 4, 8, dtype=torch.float64, hint=NAMES)
-    expect_same_backward(mine, ref, torch.randn(2, 5, 16, dtype=torch.float64), _forward)
+    expect_same_backward(mine, ref, randn(2, 5, 16, dtype=torch.float64), _call)
 
 
 @multi_head_attention_exercise.check("dropout acts in train() only; eval() is deterministic")
 def dropout(yours):
     mine, _ = build_pair(yours, MHA, 16, 4, 8, dropout=0.5, hint=NAMES)
-    x = torch.randn(2, 5, 16)
+    x = randn(2, 5, 16)
     mine.train()
     with torch.no_grad():
         if torch.equal(_forward(mine, x), _forward(mine, x)):
@@ -209,4 +320,4 @@ def dropout(yours):
             fail("two calls in eval() mode differ: use nn.Dropout, which eval() switches off")
 
 
-EXERCISES = [causal_mask, multi_head_attention_exercise]
+EXERCISES = [causal_mask, sliding_window_mask, multi_head_attention_exercise]

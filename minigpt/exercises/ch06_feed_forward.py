@@ -15,7 +15,10 @@ from .tools import (
     expect_same_backward,
     fail,
     hint_if_raises,
+    observe,
     parameter_shapes,
+    parameter_summary,
+    randn,
 )
 
 feed_forward_exercise = Exercise(
@@ -33,7 +36,11 @@ NAMES = (
 
 def _forward(mine, x):
     with hint_if_raises(f"forward on x of shape {tuple(x.shape)} failed"):
-        return mine(x)
+        return observe(mine(x))
+
+
+def _call(mine, x):
+    return mine(x)
 
 
 def _variants(ref, x):
@@ -62,13 +69,11 @@ def has_the_packages_parameters(yours):
 def options(yours):
     with hint_if_raises("FeedForward(8, hidden_dim=20, bias=False) failed"):
         module = yours(8, hidden_dim=20, bias=False)
-    reference = FEED_FORWARD(8, hidden_dim=20, bias=False)
-    mine = dict(module.named_parameters())
-    if {n: p.shape for n, p in mine.items()} != {
-        n: p.shape for n, p in reference.named_parameters()
-    }:
+    reference = parameter_summary(FEED_FORWARD(8, hidden_dim=20, bias=False))
+    found = observe(parameter_summary(module))
+    if found != reference:
         fail(
-            f"FeedForward(8, hidden_dim=20, bias=False) has {parameter_shapes(module)}; the "
+            f"FeedForward(8, hidden_dim=20, bias=False) has {parameter_shapes(found or {})}; the "
             f"package's has {parameter_shapes(reference)}: pass hidden_dim and bias to both "
             "nn.Linear layers"
         )
@@ -87,7 +92,7 @@ def equals_the_reference(yours):
     for dtype in DTYPES:
         mine, ref = build_pair(yours, FEED_FORWARD, 8, dtype=dtype, hint=NAMES)
         for shape in ((5, 8), (2, 3, 8)):
-            x = torch.randn(shape, dtype=dtype)
+            x = randn(*shape, dtype=dtype)
             with torch.no_grad():
                 expected, variants = ref(x), _variants(ref, x)
             expect_close(
@@ -98,7 +103,7 @@ def equals_the_reference(yours):
 @feed_forward_exercise.check("every token is processed on its own")
 def per_token(yours):
     mine, _ = build_pair(yours, FEED_FORWARD, 8, hint=NAMES)
-    x = torch.randn(1, 5, 8)
+    x = randn(1, 5, 8)
     changed = x.clone()
     changed[0, 2] += 1.0
     with torch.no_grad():
@@ -114,13 +119,13 @@ def per_token(yours):
 @feed_forward_exercise.check("gradients of the input and every weight equal the package's")
 def gradients(yours):
     mine, ref = build_pair(yours, FEED_FORWARD, 8, dtype=torch.float64, hint=NAMES)
-    expect_same_backward(mine, ref, torch.randn(2, 3, 8, dtype=torch.float64), _forward)
+    expect_same_backward(mine, ref, randn(2, 3, 8, dtype=torch.float64), _call)
 
 
 @feed_forward_exercise.check("dropout acts on the output in train() only")
 def dropout(yours):
     mine, _ = build_pair(yours, FEED_FORWARD, 8, dropout=0.5, hint=NAMES)
-    x = torch.randn(4, 8)
+    x = randn(4, 8)
     mine.train()
     with torch.no_grad():
         out = _forward(mine, x)

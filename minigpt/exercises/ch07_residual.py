@@ -6,7 +6,7 @@ import torch
 
 from .. import residual
 from .core import Exercise
-from .tools import expect_close, fail, hint_if_raises, leaf
+from .tools import expect_close, fail, hint_if_raises, leaf, observe, randn
 
 residual_add = Exercise(
     "residual_add",
@@ -16,15 +16,16 @@ residual_add = Exercise(
 )
 
 
-def _add(yours, x, out, **options):
-    with hint_if_raises(f"residual_add(x, sublayer_output, {options or ''}) failed"):
-        return yours(x, out, **options)
+def _add(yours, x, out, keep_graph=False, **options):
+    given = "".join(f", {k}={v}" for k, v in options.items())
+    with hint_if_raises(f"residual_add(x, sublayer_output{given}) failed"):
+        result = yours(x, out, **options)
+    return result if keep_graph else observe(result)
 
 
 @residual_add.check("returns x + sublayer_output")
 def adds(yours):
-    torch.manual_seed(0)
-    x, out = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    x, out = randn(2, 3, 4), randn(2, 3, 4)
     expected = x + out
     expect_close(
         _add(yours, x.clone(), out),
@@ -36,7 +37,7 @@ def adds(yours):
 
 @residual_add.check("enabled=False returns sublayer_output alone (chapter 7's experiment)")
 def disabled(yours):
-    x, out = torch.randn(3, 4), torch.randn(3, 4)
+    x, out = randn(3, 4), randn(3, 4)
     expect_close(
         _add(yours, x.clone(), out, enabled=False),
         out,
@@ -50,10 +51,10 @@ def disabled(yours):
 
 @residual_add.check("leaves x unchanged (no in-place +=)")
 def not_in_place(yours):
-    x, out = torch.randn(3, 4), torch.randn(3, 4)
+    x, out = randn(3, 4), randn(3, 4)
     original = x.clone()
     _add(yours, x, out)
-    if not torch.equal(x, original):
+    if not torch.equal(observe(x), original):
         fail(
             "x changed: x += ... writes into the caller's tensor, which autograd may still "
             "need; return x + sublayer_output, a new tensor"
@@ -62,13 +63,16 @@ def not_in_place(yours):
 
 @residual_add.check("the gradient reaching x is 1 + the sub-layer's (the identity path)")
 def identity_gradient(yours):
-    x = leaf(torch.randn(3, 4))
+    x = leaf(randn(3, 4))
     with hint_if_raises("residual_add(x, 2 * x) failed when x requires grad"):
-        _add(yours, x, 2 * x).sum().backward()
-    expect_close(x.grad, torch.full((3, 4), 3.0), "d/dx of residual_add(x, 2 x)")
-    x = leaf(torch.randn(3, 4))
-    _add(yours, x, 2 * x, enabled=False).sum().backward()
-    expect_close(x.grad, torch.full((3, 4), 2.0), "d/dx of residual_add(x, 2 x, enabled=False)")
+        _add(yours, x, 2 * x, keep_graph=True).sum().backward()
+    expect_close(observe(x.grad), torch.full((3, 4), 3.0), "d/dx of residual_add(x, 2 x)")
+    x = leaf(randn(3, 4))
+    with hint_if_raises("residual_add(x, 2 * x, enabled=False) failed when x requires grad"):
+        _add(yours, x, 2 * x, keep_graph=True, enabled=False).sum().backward()
+    expect_close(
+        observe(x.grad), torch.full((3, 4), 2.0), "d/dx of residual_add(x, 2 x, enabled=False)"
+    )
 
 
 EXERCISES = [residual_add]

@@ -1,4 +1,4 @@
-"""Chapter 8's exercise: LayerNorm."""
+"""Chapter 8's exercises: LayerNorm and RMSNorm."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from .tools import (
     build_pair,
     copy_parameters,
     expect_close,
+    expect_same_backward,
     expect_same_gradients,
     fail,
     hint_if_raises,
     leaf,
+    observe,
+    randn,
 )
 
 layer_norm_exercise = Exercise(
@@ -60,7 +63,7 @@ def _variants(x, weight, bias, eps):
 
 def _expect_normalized(mine, ref, x, what):
     with hint_if_raises(f"forward on {what} failed"):
-        out = mine(x)
+        out = observe(mine(x))
     with torch.no_grad():
         expected = ref(x)
         variants = _variants(x, ref.weight, ref.bias, ref.eps)
@@ -71,10 +74,11 @@ def _expect_normalized(mine, ref, x, what):
 def has_the_packages_parameters(yours):
     with hint_if_raises("LayerNorm(4) failed"):
         module = yours(4)
+        initial = observe({n: p for n, p in module.named_parameters()})
     copy_parameters(LAYER_NORM(4), module, "LayerNorm", NAMES)
-    params = dict(module.named_parameters())
     if not (
-        torch.equal(params["weight"], torch.ones(4)) and torch.equal(params["bias"], torch.zeros(4))
+        torch.equal(initial["weight"], torch.ones(4))
+        and torch.equal(initial["bias"], torch.zeros(4))
     ):
         fail("weight must start at 1 and bias at 0, so that a new LayerNorm only normalizes")
 
@@ -88,7 +92,7 @@ def biased_variance(yours):
 @layer_norm_exercise.check("ε sits under the square root (a vector with variance 1e-6)")
 def epsilon_inside(yours):
     mine, ref = build_pair(yours, LAYER_NORM, 8, dtype=torch.float64, hint=NAMES)
-    x = torch.randn(3, 8, dtype=torch.float64) * 1e-3
+    x = randn(3, 8, dtype=torch.float64) * 1e-3
     _expect_normalized(mine, ref, x, "small vectors")
 
 
@@ -97,7 +101,7 @@ def constant_vector(yours):
     mine, ref = build_pair(yours, LAYER_NORM, 4, jitter=0.5, hint=NAMES)
     x = torch.full((2, 4), 3.0)
     with hint_if_raises("forward on a constant vector failed"):
-        out = mine(x)
+        out = observe(mine(x))
     expect_close(
         out,
         ref(x),
@@ -113,16 +117,16 @@ def equals_the_reference(yours):
     for dtype in DTYPES:
         mine, ref = build_pair(yours, LAYER_NORM, 8, dtype=dtype, jitter=0.5, hint=NAMES)
         for shape in ((8,), (2, 5, 8), (3, 1, 8)):
-            x = torch.randn(shape, dtype=dtype) * 3 + 2
+            x = randn(*shape, dtype=dtype) * 3 + 2
             _expect_normalized(mine, ref, x, f"shape {shape} ({dtype})")
 
 
 @layer_norm_exercise.check("gradients of the input, weight and bias equal the package's")
 def gradients(yours):
     mine, ref = build_pair(yours, LAYER_NORM, 8, dtype=torch.float64, jitter=0.5, hint=NAMES)
-    x = torch.randn(2, 5, 8, dtype=torch.float64) * 3 + 2
+    x = randn(2, 5, 8, dtype=torch.float64) * 3 + 2
     inputs = leaf(x), leaf(x)
-    upstream = torch.randn(2, 5, 8, dtype=torch.float64)
+    upstream = randn(2, 5, 8, dtype=torch.float64)
     with hint_if_raises("backward() through your LayerNorm failed"):
         (mine(inputs[0]) * upstream).sum().backward()
     (ref(inputs[1]) * upstream).sum().backward()
@@ -140,16 +144,16 @@ def without_bias(yours):
         "with bias=False keep self.bias = None (no parameter) and skip the shift",
     )
     mine, ref = build_pair(yours, LAYER_NORM, 4, bias=False, jitter=0.5, hint=NAMES)
-    x = torch.randn(3, 4)
+    x = randn(3, 4)
     _expect_normalized(mine, ref, x, "x with bias=False")
 
 
 @layer_norm_exercise.check("uses the eps it is given (eps=0.5 here)")
 def uses_eps(yours):
     mine, ref = build_pair(yours, LAYER_NORM, 4, eps=0.5, hint=NAMES)
-    x = torch.randn(3, 4)
+    x = randn(3, 4)
     with hint_if_raises("LayerNorm(4, eps=0.5) failed"):
-        out = mine(x)
+        out = observe(mine(x))
     with torch.no_grad():
         fixed = LAYER_NORM(4).to(x.dtype)
         fixed.load_state_dict(ref.state_dict())
@@ -157,4 +161,78 @@ def uses_eps(yours):
         expect_close(out, ref(x), "the output with eps=0.5", variants=variants)
 
 
-EXERCISES = [layer_norm_exercise]
+rms_norm = Exercise(
+    "rms_norm",
+    8,
+    layer_norm.RMSNorm,
+    "LayerNorm without mean and shift: x / √(mean(x²) + ε) · weight (copies weight)",
+)
+RMS_NORM = layer_norm.RMSNorm
+RMS_NAMES = "keep the scale in self.weight = nn.Parameter(torch.ones(dim)), and no bias"
+
+
+def _rms_variants(x, weight, eps):
+    """What the usual RMSNorm mistakes compute, each with its hint."""
+    mean_square = x.pow(2).mean(-1, keepdim=True)
+    centred = x - x.mean(-1, keepdim=True)
+    return {
+        "the mean was subtracted: that is LayerNorm; RMSNorm divides x itself by "
+        "√(mean(x²) + ε)": centred
+        / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + eps)
+        * weight,
+        "ε goes under the square root: x / √(mean(x²) + ε), not x / (√mean(x²) + ε)": x
+        / (mean_square.sqrt() + eps)
+        * weight,
+        "the root of the sum was used: take the mean of x² over the last dimension, not the sum": x
+        / torch.sqrt(x.pow(2).sum(-1, keepdim=True) + eps)
+        * weight,
+        "the learned scale is not applied: multiply by self.weight": x
+        / torch.sqrt(mean_square + eps),
+    }
+
+
+def _expect_rms(mine, ref, x, what):
+    with hint_if_raises(f"forward on {what} failed"):
+        out = observe(mine(x))
+    with torch.no_grad():
+        expected, variants = ref(x), _rms_variants(x, ref.weight, ref.eps)
+    expect_close(out, expected, f"the output for {what}", variants=variants)
+
+
+@rms_norm.check("RMSNorm(4) has one parameter, weight (4,), starting at 1", True)
+def rms_parameters(yours):
+    with hint_if_raises("RMSNorm(4) failed"):
+        module = yours(4)
+        initial = observe({n: p for n, p in module.named_parameters()})
+    copy_parameters(RMS_NORM(4), module, "RMSNorm", RMS_NAMES)
+    if not torch.equal(initial["weight"], torch.ones(4)):
+        fail("weight must start at 1, so that a new RMSNorm only rescales")
+
+
+@rms_norm.check("equals the package's with a random weight, float32 and float64, 3 shapes")
+def rms_equals_the_reference(yours):
+    for dtype in DTYPES:
+        mine, ref = build_pair(yours, RMS_NORM, 8, dtype=dtype, jitter=0.5, hint=RMS_NAMES)
+        for shape in ((8,), (2, 5, 8), (3, 1, 8)):
+            _expect_rms(mine, ref, randn(*shape, dtype=dtype) * 3 + 2, f"shape {shape} ({dtype})")
+
+
+@rms_norm.check("ε sits under the square root, and the given eps is used (eps=0.5)")
+def rms_epsilon(yours):
+    mine, ref = build_pair(yours, RMS_NORM, 8, dtype=torch.float64, hint=RMS_NAMES)
+    _expect_rms(mine, ref, randn(3, 8, dtype=torch.float64) * 1e-3, "small vectors")
+    mine, ref = build_pair(yours, RMS_NORM, 4, eps=0.5, hint=RMS_NAMES)
+    _expect_rms(mine, ref, randn(3, 4), "x with eps=0.5")
+
+
+@rms_norm.check("gradients of the input and weight equal the package's")
+def rms_gradients(yours):
+    mine, ref = build_pair(yours, RMS_NORM, 8, dtype=torch.float64, jitter=0.5, hint=RMS_NAMES)
+    expect_same_backward(mine, ref, randn(2, 5, 8, dtype=torch.float64) * 3, _call)
+
+
+def _call(mine, x):
+    return mine(x)
+
+
+EXERCISES = [layer_norm_exercise, rms_norm]

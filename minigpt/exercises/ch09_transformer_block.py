@@ -17,6 +17,8 @@ from .tools import (
     expect_same_backward,
     fail,
     hint_if_raises,
+    observe,
+    randn,
 )
 
 transformer_block_exercise = Exercise(
@@ -46,7 +48,11 @@ def _twin(ref, config: MiniGPTConfig):
 
 def _forward(mine, x):
     with hint_if_raises(f"forward on x of shape {tuple(x.shape)} failed"):
-        return mine(x)
+        return observe(mine(x))
+
+
+def _call(mine, x):
+    return mine(x)
 
 
 def _variants(ref, x):
@@ -70,6 +76,8 @@ def _variants(ref, x):
         ),
         "the feed-forward network reads the attention output alone: give it norm2 of the "
         "stream, x + attention(norm1(x))": h + ffn(norm2(attn(norm1(x)))),
+        "the feed-forward sub-layer reads norm1 again: give it the block's second LayerNorm, "
+        "x = x + feed_forward(norm2(x))": h + ffn(norm1(h)),
     }
 
 
@@ -87,7 +95,7 @@ def has_the_packages_parameters(yours):
 )
 def pre_norm(yours):
     mine, ref = build_pair(yours, BLOCK, CONFIG, dtype=torch.float64, jitter=0.3, hint=NAMES)
-    x = torch.randn(2, 5, 16, dtype=torch.float64) * 2
+    x = randn(2, 5, 16, dtype=torch.float64) * 2
     with torch.no_grad():
         expected, variants = ref(x), _variants(ref, x)
         expect_close(_forward(mine, x), expected, "the output", variants=variants)
@@ -98,7 +106,7 @@ def equals_the_reference(yours):
     for dtype in DTYPES:
         mine, ref = build_pair(yours, BLOCK, CONFIG, dtype=dtype, jitter=0.3, hint=NAMES)
         for seq_len in (1, 8):
-            x = torch.randn(2, seq_len, 16, dtype=dtype)
+            x = randn(2, seq_len, 16, dtype=dtype)
             with torch.no_grad():
                 expected, variants = ref(x), _variants(ref, x)
             what = f"the output for T = {seq_len} ({dtype})"
@@ -110,7 +118,7 @@ def equals_the_reference(yours):
 )
 def causal(yours):
     mine, _ = build_pair(yours, BLOCK, CONFIG, hint=NAMES)
-    x = torch.randn(1, 6, 16)
+    x = randn(1, 6, 16)
     changed = x.clone()
     changed[0, 4] += 1.0
     with torch.no_grad():
@@ -122,14 +130,14 @@ def causal(yours):
 @transformer_block_exercise.check("gradients of the input and every weight equal the package's")
 def gradients(yours):
     mine, ref = build_pair(yours, BLOCK, CONFIG, dtype=torch.float64, jitter=0.3, hint=NAMES)
-    expect_same_backward(mine, ref, torch.randn(2, 5, 16, dtype=torch.float64), _forward)
+    expect_same_backward(mine, ref, randn(2, 5, 16, dtype=torch.float64), _call)
 
 
 @transformer_block_exercise.check("config.residual=False drops both skip paths (chapter 7)")
 def residual_switch(yours):
     config = _config(residual=False)
     mine, ref = build_pair(yours, BLOCK, config, hint=NAMES)
-    x = torch.randn(1, 5, 16)
+    x = randn(1, 5, 16)
     with torch.no_grad():
         variants = {
             "the skip paths stayed on: add with residual_add(x, ..., config.residual), so "
@@ -152,7 +160,7 @@ def config_options(yours):
         "pass bias=config.bias to the two LayerNorms, MultiHeadAttention and FeedForward",
     )
     mine, ref = build_pair(yours, BLOCK, config, hint=NAMES)
-    x = torch.randn(1, 5, 16)
+    x = randn(1, 5, 16)
     with torch.no_grad():
         variants = {
             "give eps=config.layer_norm_eps to both LayerNorms": _twin(ref, _config(bias=False))(x)

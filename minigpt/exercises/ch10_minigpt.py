@@ -19,6 +19,11 @@ from .tools import (
     expect_tensor,
     fail,
     hint_if_raises,
+    observe,
+    parameter_summary,
+    randint,
+    randn,
+    rng,
 )
 
 sample_next_token = Exercise(
@@ -32,7 +37,7 @@ DRAWS = 8_000  # samples per distribution: a frequency is within ±0.03 at over 
 
 def _sample(yours, logits, **options):
     with hint_if_raises(f"sample_next_token({_options(options)}) failed"):
-        ids = yours(logits, **options)
+        ids = observe(yours(logits, **options))
     expect_tensor(ids, "the result", shape=(logits.shape[0], 1))
     if ids.dtype != torch.long:
         fail(f"the ids are {ids.dtype}: return torch.long ids, as torch.multinomial does")
@@ -46,7 +51,7 @@ def _options(options):
 def _frequencies(yours, probabilities, **options):
     """How often each token is drawn from DRAWS copies of one row of logits."""
     logits = probabilities.log().expand(DRAWS, -1).clone()
-    options["generator"] = torch.Generator().manual_seed(0)
+    options["generator"] = _generator()
     ids = _sample(yours, logits, **options)
     return torch.bincount(ids.flatten(), minlength=len(probabilities)).double() / DRAWS
 
@@ -67,19 +72,24 @@ def _expect_distribution(yours, probabilities, expected, variants, **options):
 PROBS = torch.tensor([0.45, 0.25, 0.15, 0.1, 0.05], dtype=torch.float64)
 
 
+def _generator() -> torch.Generator:
+    """A generator for the reader's draws, seeded from the run's seed."""
+    return torch.Generator().manual_seed(rng().randrange(2**31))
+
+
 @sample_next_token.check("returns one id per row: shape (batch, 1), dtype torch.long")
 def shape(yours):
-    _sample(yours, torch.randn(3, 10), generator=torch.Generator().manual_seed(0))
+    _sample(yours, randn(3, 10), generator=_generator())
 
 
 @sample_next_token.check("temperature 0 is greedy: each row's most likely id")
 def greedy(yours):
-    logits = torch.randn(4, 10)
+    logits = randn(4, 10)
     with hint_if_raises(
         "temperature=0 means greedy decoding: return logits.argmax(dim=-1, keepdim=True) "
         "before anything divides by the temperature"
     ):
-        ids = yours(logits, temperature=0)
+        ids = observe(yours(logits, temperature=0))
     expect_equal(ids, logits.argmax(dim=-1, keepdim=True), "the ids for temperature=0")
 
 
@@ -141,18 +151,35 @@ def top_p(yours):
             _expect_distribution(yours, probabilities, expected, variants, top_p=p)
 
 
+@sample_next_token.check("top_k with top_p: top-p applies to the k tokens top-k kept, renormalized")
+def top_k_then_top_p(yours):
+    top_k = torch.zeros_like(PROBS)
+    top_k[:3] = PROBS[:3] / PROBS[:3].sum()  # [0.53, 0.29, 0.18, 0, 0]: 0.82 after two
+    expected = torch.zeros_like(PROBS)
+    expected[:2] = PROBS[:2] / PROBS[:2].sum()
+    variants = {
+        "top_p was measured on the full distribution, where 0.45 + 0.25 = 0.70 < 0.8 keeps a "
+        "third token: apply top_k first, then top_p to the renormalized probabilities of the "
+        "k tokens kept (0.53 + 0.29 ≥ 0.8 keeps two)": top_k,
+    }
+    _expect_distribution(yours, PROBS, expected, variants, top_k=3, top_p=0.8)
+
+
 @sample_next_token.check("each row of a batch is sampled from its own logits")
 def rows_are_independent(yours):
     logits = torch.zeros(2, 5)
     logits[0, 1] = logits[1, 3] = 30.0  # each row all but certain of its own token
-    ids = _sample(yours, logits, generator=torch.Generator().manual_seed(0))
+    ids = _sample(yours, logits, generator=_generator())
     expect_equal(ids.tolist(), [[1], [3]], "the ids", "softmax and sample along dim=-1, per row")
 
 
 @sample_next_token.check("the generator makes the draws reproducible")
 def reproducible(yours):
-    logits = torch.randn(200, 10)
-    draws = [_sample(yours, logits, generator=torch.Generator().manual_seed(3)) for _ in range(2)]
+    logits = randn(200, 10)
+    seed = rng().randrange(2**31)
+    draws = [
+        _sample(yours, logits, generator=torch.Generator().manual_seed(seed)) for _ in range(2)
+    ]
     if not torch.equal(*draws):
         fail(
             "two generators with the same seed gave different draws: pass generator= on to "
@@ -162,10 +189,10 @@ def reproducible(yours):
 
 @sample_next_token.check("leaves the logits unchanged")
 def logits_untouched(yours):
-    logits = torch.randn(3, 10)
+    logits = randn(3, 10)
     original = logits.clone()
-    _sample(yours, logits, temperature=0.5, top_k=4, generator=torch.Generator().manual_seed(0))
-    if not torch.equal(logits, original):
+    _sample(yours, logits, temperature=0.5, top_k=4, generator=_generator())
+    if not torch.equal(observe(logits), original):
         fail("the logits passed in changed: logits /= temperature writes into the model's output")
 
 
@@ -198,22 +225,28 @@ def _logits_variants(ref, ids):
     return variants
 
 
-def _forward(mine, ids, targets=None):
+def _forward(mine, ids, targets=None, keep_graph=False):
     with hint_if_raises(f"forward on ids of shape {tuple(ids.shape)} failed"):
         result = mine(ids) if targets is None else mine(ids, targets)
-    if not isinstance(result, tuple) or len(result) != 2:
-        fail(f"forward returned {type(result).__name__}; return a pair (logits, loss)")
-    return result
+    if not observe(isinstance(result, tuple) and len(result) == 2):
+        fail("forward did not return a pair: return (logits, loss)")
+    return result if keep_graph else observe(tuple(result))
 
 
 def _ids(*shape):
-    return torch.randint(0, CONFIG.vocab_size, shape)
+    return randint(0, CONFIG.vocab_size, shape)
 
 
 @mini_gpt.check("has the package's parameters, output layer tied to the token embedding", True)
 def has_the_packages_parameters(yours):
     with hint_if_raises("MiniGPT(config) failed"):
         module = yours(CONFIG)
+    found = observe(parameter_summary(module))
+    if found is not None and "output.weight" in found and "token_embedding.weight" in found:
+        fail(
+            "the output layer has a weight of its own: tie it to the token embedding, "
+            "self.output.weight = self.token_embedding.weight, so both use one table"
+        )
     copy_parameters(model.MiniGPT(CONFIG), module, "MiniGPT", NAMES)
 
 
@@ -238,40 +271,62 @@ def equals_the_reference(yours):
             expect_close(logits, expected, f"the logits for T = {seq_len} ({dtype})", "", variants)
 
 
+def _loss(logits, targets, **options):
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), **options)
+
+
+def _loss_variants(logits, targets):
+    """The losses the usual mistakes compute from the reader's own logits."""
+    return {
+        "targets are already the next tokens (targets[:, t] follows ids[:, t]): compare "
+        "logits[:, t] with targets[:, t], don't shift again": _loss(
+            logits[:, :-1], targets[:, 1:], ignore_index=-1
+        ),
+        "average the loss over the tokens (F.cross_entropy's default reduction), not sum": (
+            _loss(logits, targets, ignore_index=-1, reduction="sum")
+        ),
+        "every position is a prediction: the loss covers all of them, not just the last": (
+            _loss(logits[:, -1:], targets[:, -1:], ignore_index=-1)
+        ),
+    }
+
+
 @mini_gpt.check("forward(ids, targets) returns the mean cross-entropy of every position")
 def loss(yours):
-    # In float32: the package computes the loss in float32 whatever the model's dtype.
-    mine, ref = build_pair(yours, model.MiniGPT, CONFIG, jitter=0.05, hint=NAMES)
+    # Judged against the cross-entropy of your own logits (the logits have their own check).
+    mine, _ = build_pair(yours, model.MiniGPT, CONFIG, jitter=0.05, hint=NAMES)
     ids, targets = _ids(2, 6), _ids(2, 6)
     with torch.no_grad():
-        logits, expected = ref(ids, targets)
-        _, yours_loss = _forward(mine, ids, targets)
-        flat = logits.flatten(0, 1)
-        variants = {
-            "targets are already the next tokens (targets[:, t] follows ids[:, t]): compare "
-            "logits[:, t] with targets[:, t], don't shift again": F.cross_entropy(
-                logits[:, :-1].flatten(0, 1), targets[:, 1:].flatten()
-            ),
-            "average the loss over the tokens (F.cross_entropy's default reduction), not sum": (
-                F.cross_entropy(flat, targets.flatten(), reduction="sum")
-            ),
-            "every position is a prediction: the loss covers all of them, not just the last": (
-                F.cross_entropy(logits[:, -1], targets[:, -1])
-            ),
-        }
+        logits, yours_loss = _forward(mine, ids, targets)
+    expect_tensor(logits, "the logits", shape=(2, 6, CONFIG.vocab_size))
+    expected = _loss(logits, targets, ignore_index=-1)
+    variants = _loss_variants(logits, targets)
     expect_close(yours_loss, expected, "the loss", variants=variants)
 
 
 @mini_gpt.check("targets of -1 are ignored (ignore_index=-1)")
 def ignored_targets(yours):
-    mine, ref = build_pair(yours, model.MiniGPT, CONFIG, hint=NAMES)
+    mine, _ = build_pair(yours, model.MiniGPT, CONFIG, hint=NAMES)
     ids, targets = _ids(2, 6), _ids(2, 6)
     targets[:, :2] = -1
     with hint_if_raises(
         "a target of -1 (padding) must be skipped: F.cross_entropy(..., ignore_index=-1)"
     ):
-        _, yours_loss = mine(ids, targets)
-    expect_close(yours_loss, ref(ids, targets)[1], "the loss with targets of -1", "ignore_index=-1")
+        logits, yours_loss = mine(ids, targets)
+    logits, yours_loss = observe((logits, yours_loss))
+    expect_tensor(logits, "the logits", shape=(2, 6, CONFIG.vocab_size))
+    kept = targets >= 0
+    variants = _loss_variants(logits, targets) | {
+        "the targets of -1 were counted: F.cross_entropy(..., ignore_index=-1) skips them": (
+            _loss(logits, targets.clamp(min=0))
+        ),
+        "the loss was averaged over every position, padding included: ignore_index=-1 "
+        "averages over the kept ones only": _loss(logits, targets, ignore_index=-1)
+        * kept.sum()
+        / kept.numel(),
+    }
+    expected = _loss(logits, targets, ignore_index=-1)
+    expect_close(yours_loss, expected, "the loss with targets of -1", variants=variants)
 
 
 @mini_gpt.check("no token sees the future: a later token changes no earlier logits")
@@ -290,7 +345,8 @@ def causal(yours):
 def gradients(yours):
     mine, ref = build_pair(yours, model.MiniGPT, CONFIG, jitter=0.05, hint=NAMES)
     ids, targets = _ids(2, 6), _ids(2, 6)
-    _forward(mine, ids, targets)[1].backward()
+    with hint_if_raises("backward() from your loss failed"):
+        _forward(mine, ids, targets, keep_graph=True)[1].backward()
     ref(ids, targets)[1].backward()
     expect_same_gradients(mine, ref)
 

@@ -3,6 +3,12 @@
 Every helper raises `Mismatch(hint)` when the reader's result differs. `variants` map a hint to
 the result a known mistake produces: when the reader's result equals one of them, the check
 names that mistake instead of only saying that the numbers differ.
+
+A value from the reader's code reaches a comparison only through `observe` (or `attempt`, for
+a call that may raise): the helpers that take the reader's objects (`copy_parameters`,
+`expect_same_gradients`, `expect_raises`, …) observe what they inspect; a check observes the
+results it passes to `expect_close` and `expect_equal` itself. Inputs come from `randn`,
+`randint` and `rng`, the run's seeded generators.
 """
 
 from __future__ import annotations
@@ -14,7 +20,22 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .core import Mismatch, TimeLimitExceeded
+from .core import (
+    Diverged,
+    Mismatch,
+    Opaque,
+    ProcessEnded,
+    TimeLimitExceeded,
+    attempt,
+    observe,
+    randint,
+    randn,
+    rng,
+    sync,
+)
+
+__all__ = ["attempt", "observe", "randint", "randn", "rng"]  # re-exported for the checks
+PASS_THROUGH = (Mismatch, NotImplementedError, TimeLimitExceeded, ProcessEnded, Diverged)
 
 DTYPES = (torch.float32, torch.float64)
 TOLERANCE = {torch.float32: (1e-4, 1e-5), torch.float64: (1e-7, 1e-9)}  # (rtol, atol)
@@ -32,6 +53,8 @@ def short(value: Any, limit: int = 60) -> str:
         text = str(value.tolist())
     elif isinstance(value, (list, str, int, float, bool, bytes, type(None))):
         text = repr(value)
+    elif isinstance(value, Opaque):
+        text = f"a {value.type_name}"
     else:
         text = f"a {type(value).__name__}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -68,10 +91,7 @@ def expect_close(
                 fail(variant_hint)
         fail(f"{what}: shape {tuple(actual.shape)}, where the package's is {tuple(expected.shape)}")
     if actual.dtype != expected.dtype:
-        fail(
-            f"{what}: {actual.dtype}, where the package's is {expected.dtype}; compute in the "
-            "input's dtype (new tensors: dtype=x.dtype, device=x.device)"
-        )
+        fail(f"{what}: {actual.dtype}, where the package's is {expected.dtype}" + _then(hint))
     if is_close(actual, expected):
         return
     for variant_hint, wrong in (variants or {}).items():
@@ -104,47 +124,52 @@ def expect_equal(actual: Any, expected: Any, what: str, hint: str = "") -> None:
 
 
 def expect_raises(call: Callable[[], Any], error: type[Exception], what: str, hint: str) -> None:
-    """`call()` raises `error` (the package's choice), with `hint` when it does not."""
-    try:
-        value = call()
-    except error:
-        return
-    except (Mismatch, NotImplementedError, TimeLimitExceeded):
-        raise
-    except Exception as err:  # noqa: BLE001
+    """`call()` (into the reader's code) raises `error`, with `hint` when it does not."""
+    value, err = attempt(call)
+    if isinstance(err, NotImplementedError):
+        raise err
+    if err is None:
+        returned = f"returned {short(value)}" if value is not None else "raised no error"
+        fail(f"{what} {returned} instead of raising {error.__name__}: {hint}")
+    if not isinstance(err, error):
         raise Mismatch(f"{what} raised {type(err).__name__}, not {error.__name__}: {hint}") from err
-    returned = f"returned {short(value)}" if value is not None else "raised no error"
-    fail(f"{what} {returned} instead of raising {error.__name__}: {hint}")
 
 
 def expect_some_error(call: Callable[[], Any], what: str, hint: str) -> None:
     """`call()` raises, whatever the exception: for inputs where any clear error will do."""
-    try:
-        value = call()
-    except (Mismatch, NotImplementedError, TimeLimitExceeded):
-        raise
-    except Exception:  # noqa: BLE001
-        return
-    fail(f"{what} returned {short(value)} instead of raising an error: {hint}")
+    value, err = attempt(call)
+    if isinstance(err, NotImplementedError):
+        raise err
+    if err is None:
+        fail(f"{what} returned {short(value)} instead of raising an error: {hint}")
 
 
 @contextmanager
 def hint_if_raises(hint: str) -> Iterator[None]:
-    """Turn an exception from the reader's code into this hint (the exception is shown too)."""
+    """Turn an exception from the reader's code in the block into this hint (the exception is
+    shown too); both sides meet at the block's end, so an error raised in it shows there."""
     try:
         yield
-    except (Mismatch, NotImplementedError, TimeLimitExceeded):
+        sync()
+    except PASS_THROUGH:
         raise
     except Exception as err:  # noqa: BLE001
         raise Mismatch(hint) from err
 
 
-def copy_parameters(reference: nn.Module, module: nn.Module, name: str, hint: str = "") -> None:
-    """Load the reference's parameters into the reader's module by the package's names."""
+def parameter_summary(module: Any) -> dict[str, tuple[int, ...]] | None:
+    """The reader's module's parameters by name and shape (None when it is no nn.Module)."""
     if not isinstance(module, nn.Module):
-        fail(f"{name}(...) built {type(module).__name__}, not an nn.Module")
-    expected = dict(reference.named_parameters())
-    found = dict(module.named_parameters())
+        return None
+    return {n: tuple(p.shape) for n, p in module.named_parameters()}
+
+
+def copy_parameters(reference: nn.Module, module: Any, name: str, hint: str = "") -> None:
+    """Load the reference's parameters into the reader's module by the package's names."""
+    found = observe(parameter_summary(module))
+    if found is None:
+        fail(f"{name}(...) built something that is not an nn.Module")
+    expected = {n: tuple(p.shape) for n, p in reference.named_parameters()}
     if expected.keys() != found.keys():
         missing = [n for n in expected if n not in found]
         extra = [n for n in found if n not in expected]
@@ -152,24 +177,23 @@ def copy_parameters(reference: nn.Module, module: nn.Module, name: str, hint: st
         if missing:
             parts.append(f"it lacks {', '.join(missing)}")
         if extra:
-            parts.append(f"it has {', '.join(extra)}, which the package's has not")
+            parts.append(f"it has {', '.join(extra)} (not in the package's {name})")
         fail(
             f"the checks copy the package's parameters into yours by name, but {'; '.join(parts)}"
             + _then(hint)
         )
-    for pname, value in expected.items():
-        if found[pname].shape != value.shape:
-            fail(
-                f"{pname} has shape {tuple(found[pname].shape)}; the package's has "
-                f"{tuple(value.shape)}" + _then(hint)
-            )
-    with torch.no_grad():
-        for pname, value in expected.items():
-            found[pname].copy_(value)
+    for pname, shape in expected.items():
+        if found[pname] != shape:
+            fail(f"{pname} has shape {found[pname]}; the package's has {shape}" + _then(hint))
+    with hint_if_raises(f"copying the package's parameters into your {name} failed"):
+        parameters = dict(module.named_parameters())
+        with torch.no_grad():
+            for pname, value in reference.named_parameters():
+                parameters[pname].copy_(value)
 
 
-def parameter_shapes(module: nn.Module) -> str:
-    return ", ".join(f"{n} {tuple(p.shape)}" for n, p in module.named_parameters()) or "none"
+def parameter_shapes(shapes: dict[str, tuple[int, ...]]) -> str:
+    return ", ".join(f"{n} {shape}" for n, shape in shapes.items()) or "none"
 
 
 def build_pair(
@@ -186,19 +210,20 @@ def build_pair(
     `jitter` adds noise to the reference's parameters first, so that parameters that start at
     1 and 0 (LayerNorm's) take part in the comparison too.
     """
+    name = reference.__name__
     torch.manual_seed(0)
     ref = reference(*args, **kwargs).to(dtype).eval()
     if jitter:
         with torch.no_grad():
             for p in ref.parameters():
-                p.add_(torch.randn_like(p) * jitter)
-    with hint_if_raises(f"{yours.__name__}(...) failed to build"):
+                p.add_(randn(*p.shape, dtype=p.dtype) * jitter)
+    with hint_if_raises(f"{name}(...) failed to build"):
         mine = yours(*args, **kwargs)
-    if not isinstance(mine, nn.Module):
-        fail(f"{yours.__name__}(...) built {type(mine).__name__}, not an nn.Module")
-    with hint_if_raises(f"{yours.__name__}(...).to({dtype}) failed"):
+    if observe(parameter_summary(mine)) is None:
+        fail(f"{name}(...) built something that is not an nn.Module")
+    with hint_if_raises(f"{name}(...).to({dtype}) failed"):
         mine = mine.to(dtype).eval()
-    copy_parameters(ref, mine, yours.__name__, hint)
+    copy_parameters(ref, mine, name, hint)
     return mine, ref
 
 
@@ -206,17 +231,18 @@ def expect_same_gradients(
     mine: nn.Module, ref: nn.Module, hint: str = "", inputs: tuple[Tensor, Tensor] | None = None
 ) -> None:
     """After backward() on both, every parameter (and the input, if given) has the same grad."""
-    mine_params = dict(mine.named_parameters())
+    grads = observe({n: p.grad for n, p in mine.named_parameters()})
     for pname, p in ref.named_parameters():
-        grad = mine_params[pname].grad
+        grad = grads.get(pname)
         if grad is None:
             fail(f"{pname} got no gradient: is it used in forward (and not detached)?")
         expect_close(grad, p.grad, f"the gradient of {pname}", hint)
     if inputs is not None:
         mine_input, ref_input = inputs
-        if mine_input.grad is None:
+        grad = observe(mine_input.grad)
+        if grad is None:
             fail("the input got no gradient: is the output detached from it?")
-        expect_close(mine_input.grad, ref_input.grad, "the gradient of the input", hint)
+        expect_close(grad, ref_input.grad, "the gradient of the input", hint)
 
 
 def leaf(x: Tensor) -> Tensor:
@@ -228,9 +254,10 @@ def expect_same_backward(
 ) -> None:
     """Backward through both from the same input and the same random upstream gradient (the
     output has the input's shape): the input and every parameter get the same gradient.
-    `forward` calls the reader's module, turning its errors into hints."""
+    `forward` calls the reader's module (its result unobserved), turning errors into hints."""
     inputs = leaf(x), leaf(x)
-    upstream = torch.randn(x.shape, dtype=x.dtype)
-    (forward(mine, inputs[0]) * upstream).sum().backward()
+    upstream = randn(*x.shape, dtype=x.dtype)
+    with hint_if_raises("backward() through your module failed"):
+        (forward(mine, inputs[0]) * upstream).sum().backward()
     (ref(inputs[1]) * upstream).sum().backward()
     expect_same_gradients(mine, ref, inputs=inputs)

@@ -102,7 +102,7 @@ def leftmost_pair_first(chunk, merges, byte_ids):
         ids = package_merge_pair(ids, pair, merges[pair])
 
 
-@mistake("bpe_encode_chunk", "most frequent pair")
+@mistake("bpe_encode_chunk", "most frequent pair", absent="leftmost")
 def most_frequent_pair_first(chunk, merges, byte_ids):
     ids = [byte_ids[b] for b in chunk]
     while True:

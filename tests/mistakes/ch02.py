@@ -36,11 +36,11 @@ class NoRangeCheck(nn.Module):
         return self.weight[ids]
 
 
-@mistake("one_hot_embedding", "num_classes=weight.shape[0]")
+@mistake("one_hot_embedding", "num_classes=weight.shape[0]", absent="to weight.dtype")
 def one_hot_without_num_classes(ids, weight):
     return F.one_hot(ids).to(weight.dtype) @ weight
 
 
-@mistake("one_hot_embedding", "to weight.dtype")
+@mistake("one_hot_embedding", "to weight.dtype", absent="num_classes")
 def one_hot_in_float32(ids, weight):
     return F.one_hot(ids, weight.shape[0]).float() @ weight

@@ -76,3 +76,35 @@ class KeysTimesQueries(SelfAttention):
 class NoBiases(SelfAttention):
     def __init__(self, embed_dim, head_dim, bias=False):
         super().__init__(embed_dim, head_dim, bias=False)  # the bias argument is dropped
+
+
+@mistake("self_attention", "divided by √embed_dim (√16)", absent="give it to")
+class ScaledByTheEmbeddingWidth(SelfAttention):
+    """Passes the mask on, but scales by √embed_dim instead of √head_dim."""
+
+    def forward(self, x, mask=None):
+        q, k, v = self.query(x), self.key(x), self.value(x)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(x.shape[-1])
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        return weights @ v, weights
+
+
+@mistake("padding_mask", "add the query dimension")
+def padding_without_the_query_dimension(lengths, seq_len):
+    if bool((lengths < 1).any()) or bool((lengths > seq_len).any()):
+        raise ValueError("bad lengths")
+    return torch.arange(seq_len) < lengths.unsqueeze(-1)
+
+
+@mistake("padding_mask", "position lengths[b] is padding too")
+def padding_one_too_long(lengths, seq_len):
+    if bool((lengths < 1).any()) or bool((lengths > seq_len).any()):
+        raise ValueError("bad lengths")
+    return (torch.arange(seq_len) <= lengths.unsqueeze(-1)).unsqueeze(1)
+
+
+@mistake("padding_mask", "check 1 <= lengths <= seq_len")
+def padding_unchecked(lengths, seq_len):
+    return (torch.arange(seq_len) < lengths.unsqueeze(-1)).unsqueeze(1)

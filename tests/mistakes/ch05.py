@@ -91,3 +91,31 @@ class NoDivisibilityCheck(_Attention):
 class NoDropout(_Attention):
     def __init__(self, embed_dim, num_heads, block_size, dropout=0.0, bias=True):
         super().__init__(embed_dim, num_heads, block_size, 0.0, bias)
+
+
+@mistake("multi_head_attention", "merged without moving them back", absent="apply the causal mask")
+class MergeWithoutTranspose(_Attention):
+    def merge(self, t, batch, seq_len):
+        return t.reshape(batch, seq_len, -1)
+
+
+@mistake("sliding_window_mask", "each token sees window + 1 tokens")
+def window_one_too_wide(seq_len, window, device=None):
+    if window < 1:
+        raise ValueError("window must be at least 1")
+    mask = torch.ones(seq_len, seq_len, dtype=torch.bool, device=device)
+    return torch.tril(mask) & ~torch.tril(mask, diagonal=-window - 1)
+
+
+@mistake("sliding_window_mask", "later tokens are visible")
+def window_both_ways(seq_len, window, device=None):
+    if window < 1:
+        raise ValueError("window must be at least 1")
+    offset = torch.arange(seq_len, device=device)
+    return (offset.unsqueeze(1) - offset.unsqueeze(0)).abs() < window
+
+
+@mistake("sliding_window_mask", "check window >= 1")
+def window_unchecked(seq_len, window, device=None):
+    mask = torch.ones(seq_len, seq_len, dtype=torch.bool, device=device)
+    return torch.tril(mask) & ~torch.tril(mask, diagonal=-window)

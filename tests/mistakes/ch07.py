@@ -19,3 +19,9 @@ def adds_in_place(x, sublayer_output, enabled=True):
 @mistake("residual_add", "enabled=False returned x")
 def keeps_the_input_when_disabled(x, sublayer_output, enabled=True):
     return x + sublayer_output if enabled else x
+
+
+@mistake("residual_add", "residual_add(x, sublayer_output) failed; your code raised TypeError")
+def calls_the_sublayer(x, sublayer_output, enabled=True):
+    """Reads sublayer_output as the sub-layer itself, f, rather than its output f(x)."""
+    return x + sublayer_output(x) if enabled else sublayer_output(x)

@@ -2,7 +2,7 @@
 
 import torch
 
-from minigpt.layer_norm import LayerNorm
+from minigpt.layer_norm import LayerNorm, RMSNorm
 
 from .registry import mistake
 
@@ -44,3 +44,22 @@ class FixedEpsilon(LayerNorm):
 class AlwaysABias(LayerNorm):
     def __init__(self, dim, eps=1e-5, bias=True):
         super().__init__(dim, eps, bias=True)
+
+
+@mistake("rms_norm", "the mean was subtracted")
+class RMSNormThatCentres(RMSNorm):
+    def forward(self, x):
+        centred = x - x.mean(-1, keepdim=True)
+        return centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+@mistake("rms_norm", "ε goes under the square root")
+class RMSNormEpsilonOutside(RMSNorm):
+    def forward(self, x):
+        return x / (x.pow(2).mean(-1, keepdim=True).sqrt() + self.eps) * self.weight
+
+
+@mistake("rms_norm", "not the sum")
+class RootOfTheSum(RMSNorm):
+    def forward(self, x):
+        return x / torch.sqrt(x.pow(2).sum(-1, keepdim=True) + self.eps) * self.weight

@@ -39,3 +39,12 @@ class IgnoresConfigResidual(TransformerBlock):
 class IgnoresConfigBias(TransformerBlock):
     def __init__(self, config):
         super().__init__(type(config)(**(config.to_dict() | {"bias": True})))
+
+
+@mistake("transformer_block", "reads norm1 again")
+class SharedNorm(TransformerBlock):
+    """Has norm2 but normalizes both sub-layers' inputs with norm1."""
+
+    def forward(self, x):
+        x = x + self.attention(self.norm1(x))
+        return x + self.feed_forward(self.norm1(x))

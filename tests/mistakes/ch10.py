@@ -70,7 +70,7 @@ def divides_in_place(logits, temperature=1.0, top_k=None, top_p=None, generator=
     return _sample(logits, temperature, top_k, top_p, generator, in_place=True)
 
 
-@mistake("mini_gpt", "tie the output layer")
+@mistake("mini_gpt", "tie it to the token embedding")
 class Untied(MiniGPT):
     def __init__(self, config):
         super().__init__(config)
@@ -83,10 +83,12 @@ class _Loss(MiniGPT):
         return logits, None if targets is None else self.loss(logits, targets)
 
 
-@mistake("mini_gpt", "don't shift again")
+@mistake("mini_gpt", "don't shift again", absent="ignore_index")
 class ShiftsTheTargets(_Loss):
     def loss(self, logits, targets):
-        return F.cross_entropy(logits[:, :-1].flatten(0, 1), targets[:, 1:].flatten())
+        return F.cross_entropy(
+            logits[:, :-1].flatten(0, 1), targets[:, 1:].flatten(), ignore_index=-1
+        )
 
 
 @mistake("mini_gpt", "ignore_index=-1")
@@ -95,7 +97,7 @@ class NoIgnoreIndex(_Loss):
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
 
-@mistake("mini_gpt", "apply final_norm before the output layer")
+@mistake("mini_gpt", "apply final_norm before the output layer", absent="ignore_index")
 class NoFinalNorm(MiniGPT):
     def forward(self, ids, targets=None):
         x = self.token_embedding(ids) + self.position_embedding(torch.arange(ids.shape[1]))
@@ -123,3 +125,20 @@ class NoPositions(MiniGPT):
             else F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-1)
         )
         return logits, loss
+
+
+@mistake("sample_next_token", "top_p was measured on the full distribution")
+def top_p_on_the_full_distribution(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
+    """Keeps the tokens in both sets, each chosen from the full distribution."""
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits / temperature
+    keep = torch.ones_like(logits, dtype=torch.bool)
+    if top_k is not None and top_k < logits.shape[-1]:
+        keep &= logits >= torch.topk(logits, top_k, dim=-1).values[:, -1:]
+    if top_p is not None and top_p < 1.0:
+        probabilities, order = torch.sort(torch.softmax(logits, dim=-1), descending=True)
+        drop_sorted = probabilities.cumsum(-1) - probabilities >= top_p
+        keep &= ~drop_sorted.scatter(-1, order, drop_sorted)
+    probabilities = torch.softmax(logits.masked_fill(~keep, float("-inf")), dim=-1)
+    return torch.multinomial(probabilities, 1, generator=generator)

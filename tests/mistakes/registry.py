@@ -12,6 +12,7 @@ class Mistake:
     exercise: str
     obj: Any
     hint: str  # a fragment of the hint the checks must give for this mistake
+    absent: str = ""  # a fragment of a hint meant for another mistake, which must not show
 
     @property
     def name(self) -> str:
@@ -21,9 +22,9 @@ class Mistake:
 MISTAKES: list[Mistake] = []
 
 
-def mistake(exercise: str, hint: str) -> Callable[[Any], Any]:
+def mistake(exercise: str, hint: str, absent: str = "") -> Callable[[Any], Any]:
     def register(obj: Any) -> Any:
-        MISTAKES.append(Mistake(exercise, obj, hint))
+        MISTAKES.append(Mistake(exercise, obj, hint, absent))
         return obj
 
     return register
