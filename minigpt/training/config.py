@@ -150,7 +150,7 @@ MODEL_FIELDS = (
 
 # --8<-- [start:presets]
 PRESETS: dict[str, dict[str, Any]] = {
-    # nanoGPT's character-level Shakespeare baseline: about 10.7M parameters, for a GPU.
+    # The sizes and schedule of nanoGPT's character-level Shakespeare baseline, for a GPU.
     "shakespeare-char": dict(
         block_size=256,
         embed_dim=384,
@@ -171,7 +171,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         compile=True,
         out_dir="out/shakespeare-char",
     ),
-    # A small version that reaches a validation loss below 1.9 in a few minutes on a laptop CPU.
+    # A small version that reaches a validation loss below 1.9 in a few minutes on a CPU.
     "shakespeare-char-cpu": dict(
         block_size=64,
         embed_dim=128,
