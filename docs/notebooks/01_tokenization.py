@@ -39,14 +39,15 @@ gpt2 = minigpt.tokenization.GPT2Tokenizer()
 # %% [markdown]
 # ## Exercise 1 (predict): one word, four spellings
 #
-# How many GPT-2 tokens are `" moment"`, `"moment"`, `" Moment"` and `" moments"`, and do any
-# two of them share an id? Guess, then run the cell and open the answer.
+# The chapter tokenized `" moment"` and its relatives. How many GPT-2 tokens are
+# `" beginning"`, `"beginning"`, `" Beginning"` and `" beginnings"`, and do any two of them
+# share an id? Guess, then run the cell and open the answer.
 
 # %%
 folded(
     "\n".join(
-        f"{word!r:>11}: {gpt2.tokens(word)} {gpt2.encode(word)}"
-        for word in [" moment", "moment", " Moment", " moments"]
+        f"{word!r:>13}: {gpt2.tokens(word)} {gpt2.encode(word)}"
+        for word in [" beginning", "beginning", " Beginning", " beginnings"]
     )
 )
 

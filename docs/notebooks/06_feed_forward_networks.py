@@ -94,7 +94,7 @@ grid = torch.linspace(-5, 5, 1001)
 tanh_formula = 0.5 * grid * (1 + torch.tanh(math.sqrt(2 / math.pi) * (grid + 0.044715 * grid**3)))
 torch.testing.assert_close(tanh_formula, F.gelu(grid, approximate="tanh"))
 gap = (F.gelu(grid) - F.gelu(grid, approximate="tanh")).abs()
-print(f"largest |exact - tanh| on [-5, 5]: {gap.max():.1e} at x = {grid[gap.argmax()]:.2f}")
+folded(f"largest |exact - tanh| on [-5, 5]: {gap.max():.1e} at x = {grid[gap.argmax()]:.2f}")
 
 # %% [markdown]
 # ## Every token on its own

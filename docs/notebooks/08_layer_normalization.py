@@ -110,7 +110,7 @@ check("layer_norm", UnbiasedLayerNorm)
 # %%
 with torch.no_grad():
     ratio = UnbiasedLayerNorm(d)(x) / minigpt.layer_norm.LayerNorm(d)(x)
-print(f"wrong / right: {ratio.mean():.4f} (sqrt((d - 1) / d) = {((d - 1) / d) ** 0.5:.4f})")
+folded(f"wrong / right: {ratio.mean():.4f} (sqrt((d - 1) / d) = {((d - 1) / d) ** 0.5:.4f})")
 
 # %% [markdown]
 # ## Per token, not per batch

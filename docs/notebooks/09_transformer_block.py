@@ -104,14 +104,15 @@ pre = minigpt.transformer_block.TransformerBlock(config).eval()
 post = PostNormBlock(config).eval()
 post.load_state_dict(pre.state_dict())
 with torch.no_grad():
-    print("same output?", torch.allclose(post(x), pre(x)))
-    print("norms of the output vectors, pre-norm: ", pre(x).norm(dim=-1)[0].numpy().round(2))
-    print("norms of the output vectors, post-norm:", post(x).norm(dim=-1)[0].numpy().round(2))
+    folded(
+        f"same output? {torch.allclose(post(x), pre(x))}\n"
+        f"norms of the output vectors, pre-norm:  {pre(x).norm(dim=-1)[0].numpy().round(2)}\n"
+        f"norms of the output vectors, post-norm: {post(x).norm(dim=-1)[0].numpy().round(2)}\n\n"
+        "Every output vector of a post-norm block is normalized (its norm is about sqrt(d) = 4),\n"
+        "while a pre-norm block adds its updates to the stream and lets it keep its own scale."
+    )
 
 # %% [markdown]
-# Every output vector of a post-norm block is normalized (its norm is about $\sqrt{d} = 4$),
-# while a pre-norm block adds its updates to the stream and lets it keep its own scale.
-#
 # **Going further.** Build your block from the parts by hand, without `TransformerBlock`: the
 # six steps, one line each, on `x`, and compare with `pre(x)` after copying its weights into
 # your four parts: `LayerNorm`, `MultiHeadAttention` and `FeedForward` are imported above.

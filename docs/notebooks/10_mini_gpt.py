@@ -27,6 +27,7 @@
 
 # %%
 import math
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -107,8 +108,10 @@ check("mini_gpt", MiniGPT)
 # ## Exercise 3 (predict): the loss of an untrained model
 #
 # A freshly initialised model gives every token about the same probability. What loss do you
-# expect for a vocabulary of $V$ tokens, as a formula? Run the cell for the character
-# vocabulary of the text below, and open the answer.
+# expect for a vocabulary of $V$ tokens, as a formula, with the targets shifted by one as in
+# training? And when the targets are *not* shifted, so that every position's target is its own
+# input token: is the loss higher, lower or the same, and does it depend on `tie_weights`? Run
+# the cell for the character vocabulary of the text below, and open the answer.
 
 # %%
 text = (
@@ -126,9 +129,21 @@ torch.manual_seed(0)
 model = minigpt.MiniGPT(config)
 with torch.no_grad():
     _, loss = model(data[None, :32], data[None, 1:33])
-folded(
+lines = [
     f"untrained loss {loss:.3f}, ln V = ln {chars.vocab_size} = {math.log(chars.vocab_size):.3f}"
+]
+for tie_weights in (True, False):
+    torch.manual_seed(0)
+    untrained = minigpt.MiniGPT(replace(config, tie_weights=tie_weights))
+    with torch.no_grad():
+        _, unshifted = untrained(data[None, 1:33], data[None, 1:33])
+    lines.append(f"not shifted, tie_weights={tie_weights}: {unshifted:.3f}")
+lines.append(
+    "Tied, the residual stream still holds each input token's embedding and the output layer\n"
+    "scores tokens by their dot product with it, so the input token stands out: a step-0 loss\n"
+    "below ln V means the targets leak into the inputs."
 )
+folded("\n".join(lines))
 
 # %% [markdown]
 # ## Train a tiny model
