@@ -935,7 +935,8 @@
       if (!this.attentionData) return;
       this.heatmapInfo.textContent =
         `Row: the token that looks (query); column: the token looked at (key). Each row ` +
-        `sums to 1 and nothing right of the diagonal is seen. Point at a cell for its weight.`;
+        `sums to 1 and nothing right of the diagonal is seen. ` +
+        `Point at or tap a cell for its weight.`;
     }
 
     hoverHeatmap(event) {
