@@ -174,7 +174,6 @@ def _solution(site_dir: Path, page: str, n: int, exercise: str, filename: str) -
 
 def _run_check(folder: Path, exercise: str, filename: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    env.pop("MINIGPT_EXERCISE_STUBS", None)  # the reader's shell has no stub switch
     return subprocess.run(
         [sys.executable, "-m", "minigpt", "check", exercise, filename],
         cwd=folder,
